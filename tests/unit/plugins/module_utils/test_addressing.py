@@ -50,7 +50,7 @@ def test_allocate_subnet_skips_used_and_unaligned():
 def test_allocate_subnet_never_overlaps_property():
     rng = random.Random(7)
     used = []
-    for _ in range(60):
+    for _round in range(60):
         prefix = rng.choice([22, 23, 24, 25, 26])
         net = addr.allocate_subnet("10.200.0.0/16", prefix, used)
         assert net in netaddr.IPNetwork("10.200.0.0/16")
@@ -85,7 +85,7 @@ def test_normalize_mac():
 def test_random_xen_mac_is_unique_and_in_oui():
     rng = random.Random(1)
     seen = set()
-    for _ in range(500):
+    for _round in range(500):
         mac = addr.random_xen_mac(seen, rng=rng)
         assert addr.normalize_mac(mac) == mac
         assert int(mac.split(":")[3], 16) < 0x80

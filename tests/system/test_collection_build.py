@@ -1,0 +1,45 @@
+"""The collection builds into a tarball that installs offline and whose plugins Ansible can list."""
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+
+import yaml
+
+TOP = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _plugins(kind):
+    return sorted(p.stem for p in (TOP / "plugins" / kind).glob("*.py") if not p.name.startswith("_"))
+
+
+def test_build_install_and_list(tmp_path):
+    meta = yaml.safe_load((TOP / "galaxy.yml").read_text())
+    subprocess.run(["ansible-galaxy", "collection", "build", "--output-path", str(tmp_path), str(TOP)],
+                   check=True, capture_output=True, text=True)
+    tarball = tmp_path / ("cmc-mvc-%s.tar.gz" % meta["version"])
+    assert tarball.is_file()
+
+    listing = subprocess.run(["tar", "-tzf", str(tarball)], check=True, capture_output=True, text=True).stdout.split()
+    assert "galaxy.yml" not in listing and "MANIFEST.json" in listing
+    for ignored in ("tests/system", "tests/lab", "tools", ".ci"):
+        assert not any(name.startswith(ignored + "/") for name in listing), ignored
+
+    dest = tmp_path / "installed"
+    # --no-deps: the dependencies come from PyPI's ansible package here; Galaxy is unreachable.
+    subprocess.run(["ansible-galaxy", "collection", "install", "--offline", "--no-deps", "-p", str(dest), str(tarball)],
+                   check=True, capture_output=True, text=True)
+    installed = dest / "ansible_collections" / "cmc" / "mvc"
+    assert (installed / "meta" / "runtime.yml").is_file()
+
+    env = {"ANSIBLE_COLLECTIONS_PATH": str(dest), "PATH": subprocess.os.environ["PATH"],
+           "HOME": subprocess.os.environ.get("HOME", "/root")}
+    modules = _plugins("modules")
+    inventories = _plugins("inventory")
+    assert modules or inventories, "the collection ships no plugin to list"
+    for kind, names in (("module", modules), ("inventory", inventories)):
+        out = subprocess.run(["ansible-doc", "-t", kind, "-l", "cmc.mvc", "-j"], env=env,
+                             check=True, capture_output=True, text=True).stdout
+        listed = set(json.loads(out))
+        assert listed == {"cmc.mvc." + n for n in names}
