@@ -298,12 +298,31 @@ def split_marked(output, marker=MARKER):
     return sections
 
 
-def remote_script(rocks="rocks", use_json=False, marker=MARKER):
-    """One POSIX shell script running every list command, each section framed by markers (stderr merged)."""
+# The attributes build_site reads; remote_script can keep only these rows of ``list host attr``.
+MODEL_ATTRS = ("appliance", "hostname", "mvc_memory_mb", "memory_mb", "mvc_disk_gb", "disk_gb",
+               "mvc_dom0_memory_mb", "Xen_Dom0MinMem")
+_ATTR_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def remote_script(rocks="rocks", use_json=False, marker=MARKER, attr_filter=None):
+    """One POSIX shell script running every list command, each section framed by markers (stderr merged).
+
+    With ``attr_filter`` (attribute names), ``list host attr`` keeps only its first line (the header, or
+    an error) and the rows of those attributes: a real site has ~100 attributes per host, and the
+    columns are still cut from the header. The owner column is never trimmed there, so the attribute
+    name is the second whitespace-separated field (host names and attribute names have no spaces).
+    """
     lines = ["PATH=$PATH:/opt/rocks/bin; export PATH"]
     for key, argv in COMMANDS.items():
         args = " ".join(argv + (["json=true"] if use_json else []))
-        lines.append("echo '%s %s'; %s %s 2>&1; echo \"%s %s rc=$?\"" % (marker, key, rocks, args, marker, key))
+        lines.append("echo '%s %s'" % (marker, key))
+        if key == "attr" and attr_filter and not use_json:
+            names = [a for a in attr_filter if _ATTR_NAME_RE.match(a)]
+            regex = "^(%s)$" % "|".join(a.replace(".", "[.]") for a in names)
+            lines.append("out=$(%s %s 2>&1); rc=$?; printf '%%s\\n' \"$out\" | awk 'NR==1 || $2 ~ /%s/'; "
+                         "echo \"%s %s rc=$rc\"" % (rocks, args, regex, marker, key))
+        else:
+            lines.append("%s %s 2>&1; echo \"%s %s rc=$?\"" % (rocks, args, marker, key))
     return "\n".join(lines) + "\n"
 
 
