@@ -1,0 +1,215 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cmc.mvc.rocks inventory plugin, run in-process through Ansible's InventoryManager against the rocks
+stand-in as a local frontend (``local: true``, ``rocks_command`` pointing at the stand-in)."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+
+import pytest
+
+from ansible.errors import AnsibleError
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import is_trusted_as_template
+
+
+
+def _ensure_collection_loader():
+    """ansible-test units installs Ansible's collection finder; a plain pytest run needs it installed here."""
+    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+    if not any(isinstance(f, _AnsibleCollectionFinder) for f in sys.meta_path):
+        from ansible.plugins.loader import init_plugin_loader
+        init_plugin_loader()
+
+
+_ensure_collection_loader()
+
+from ansible_collections.cmc.mvc.plugins.module_utils import _rocks  # noqa: E402  pylint: disable=wrong-import-position
+
+from ansible.inventory.manager import InventoryManager  # noqa: E402  pylint: disable=wrong-import-position
+
+STANDIN = os.path.join(os.path.dirname(__file__), "..", "..", "..", "rocks_standin")
+sys.path.insert(0, STANDIN)
+import generate  # noqa: E402  pylint: disable=wrong-import-position,import-error
+sys.path.pop(0)
+
+
+def _rocks_cmd(tmp_path, name, data=None, script=None, version="7"):
+    """A per-site ``rocks`` wrapper: the stand-in with that site's data file, or a given shell script."""
+    path = tmp_path / ("rocks-" + name)
+    if script is None:
+        datafile = tmp_path / ("%s.json" % name)
+        datafile.write_text(json.dumps(data))
+        script = "#!/bin/sh\nROCKS_STANDIN_DATA=%s ROCKS_STANDIN_VERSION=%s exec %s %s \"$@\"\n" % (
+            datafile, version, sys.executable, os.path.abspath(os.path.join(STANDIN, "rocks")))
+    path.write_text(script)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+def _inventory(tmp_path, config, cache=True):
+    path = tmp_path / "sites.rocks.yml"
+    path.write_text(json.dumps(dict({"plugin": "cmc.mvc.rocks"}, **config)))
+    inv = InventoryManager(loader=DataLoader(), sources=[], cache=cache)
+    # parse_source raises with the plugin's own message when the source fails (unparsed_is_failed).
+    from ansible.plugins.loader import inventory_loader
+    plugin = inventory_loader.get("cmc.mvc.rocks")
+    assert plugin.verify_file(str(path))
+    plugin.parse(inv._inventory, DataLoader(), str(path), cache=cache)
+    try:
+        plugin.update_cache_if_changed()  # as InventoryManager.parse_source does after parse()
+    except AttributeError:  # no cache configured: InventoryManager ignores this too
+        pass
+    return inv._inventory, plugin
+
+
+def _two_sites(tmp_path, **extra):
+    fes = [{"site": "osaka", "local": True,
+            "rocks_command": _rocks_cmd(tmp_path, "osaka", generate.generate("osaka", 12, guests=2))},
+           {"site": "sdsc", "local": True,
+            "rocks_command": _rocks_cmd(tmp_path, "sdsc", generate.generate("sdsc", 6, guests=1, site_no=2),
+                                        version="5.4")}]
+    return dict({"frontends": fes}, **extra)
+
+
+def test_verify_file_wants_rocks_yml(tmp_path):
+    from ansible.plugins.loader import inventory_loader
+    plugin = inventory_loader.get("cmc.mvc.rocks")
+    for name, ok in (("a.rocks.yml", True), ("rocks.yaml", True), ("a.yml", False)):
+        (tmp_path / name).write_text("plugin: cmc.mvc.rocks\n")
+        assert plugin.verify_file(str(tmp_path / name)) is ok
+
+
+def test_groups_and_hostvars_for_two_sites(tmp_path):
+    inv, _ = _inventory(tmp_path, _two_sites(tmp_path))
+    groups = inv.get_groups_dict()
+    assert sorted(groups["site_osaka"]) == sorted(
+        "%s.osaka" % n for n in ["osaka", "compute-0-0", "vm-container-0-1", "hosted-vm-0-1-0", "hosted-vm-0-1-1",
+                                 "compute-0-2", "vm-container-0-3", "hosted-vm-0-3-0", "hosted-vm-0-3-1",
+                                 "compute-0-4", "compute-0-5", "compute-0-6"])
+    assert groups["frontends"] == ["osaka.osaka", "sdsc.sdsc"]
+    assert "vm-container-0-1.sdsc" in groups["vm_containers"] and "vm-container-0-1.osaka" in groups["vm_containers"]
+    assert "compute-0-0.osaka" in groups["rack_osaka_0"] and "osaka.osaka" not in groups["rack_osaka_0"]
+    assert "hosted-vm-0-1-0.sdsc" in groups["hosted_vms"]
+    hv = inv.get_host("vm-container-0-1.osaka").vars
+    assert hv["mvc_site"] == "osaka" and hv["mvc_appliance"] == "vm-container"
+    assert hv["mvc_cpus"] == 16 and hv["mvc_memory_mb"] == 65536
+    assert hv["mvc_guests"] == ["hosted-vm-0-1-0.osaka", "hosted-vm-0-1-1.osaka"]
+    assert hv["mvc_free"] == {"cpus": 12, "memory_mb": 65536 - 768 - 2 * 2048, "disk_gb": 500 - 72}
+    assert hv["mvc_vlans"] == [2, 3] and hv["mvc_mac"].startswith("02:01:")
+    assert hv["ansible_host"] == hv["mvc_private_ip"] and "ansible_ssh_common_args" not in hv  # local frontend
+    assert inv.get_host("osaka.osaka").vars["ansible_connection"] == "local"
+    assert inv.get_host("osaka.osaka").vars["mvc_public_ip"] == "198.51.100.11"
+    # remote data is not trusted for templating
+    assert not is_trusted_as_template(hv["mvc_site"]) and not is_trusted_as_template(hv["mvc_rocks_name"])
+
+
+def test_compose_groups_keyed_groups_and_template(tmp_path):
+    cfg = _two_sites(tmp_path, hostname_template="{site}-{name}", include_guests=False,
+                     compose={"cores": "mvc_cpus * 2"},
+                     groups={"roomy": "mvc_free is defined and mvc_free.cpus >= 12"},
+                     keyed_groups=[{"key": "mvc_membership", "prefix": "m"}])
+    inv, _ = _inventory(tmp_path, cfg)
+    groups = inv.get_groups_dict()
+    assert sorted(groups["roomy"]) == ["osaka-vm-container-0-1", "osaka-vm-container-0-3",
+                                       "sdsc-vm-container-0-1", "sdsc-vm-container-0-2"]
+    assert sorted(groups["m_VM_Container"]) == sorted(groups["roomy"])
+    assert groups["hosted_vms"] == [] and not [h for h in inv.hosts if "hosted-vm" in h]
+    assert inv.get_host("osaka-compute-0-0").vars["cores"] == 16
+
+
+def test_ssh_settings_for_private_hosts_go_through_the_frontend(tmp_path, monkeypatch):
+    mod = sys.modules["ansible_collections.cmc.mvc.plugins.inventory.rocks"]
+    model = _rocks.build_site("osaka", _rocks.parse_sections(_standin_sections(tmp_path)))
+    monkeypatch.setattr(mod, "query_frontend", lambda fe, options: model)
+    cfg = {"frontends": [{"site": "osaka", "host": "203.0.113.5", "user": "root", "port": 2222,
+                          "private_key_file": "/k", "jump_host": "gw@198.51.100.1:22"}]}
+    inv, _ = _inventory(tmp_path, cfg)
+    fe = inv.get_host("osaka.osaka").vars
+    assert (fe["ansible_host"], fe["ansible_port"], fe["ansible_user"]) == ("203.0.113.5", 2222, "root")
+    assert fe["ansible_ssh_common_args"] == "-o ProxyJump=gw@198.51.100.1"
+    c = inv.get_host("compute-0-0.osaka").vars
+    assert c["ansible_host"] == c["mvc_private_ip"]
+    assert c["ansible_ssh_common_args"] == "-o ProxyJump=gw@198.51.100.1,root@203.0.113.5:2222"
+
+
+def _standin_sections(tmp_path):
+    cmd = _rocks_cmd(tmp_path, "x", generate.generate("osaka", 8, guests=1))
+    import subprocess
+    out = subprocess.run(["sh", "-s"], input=_rocks.remote_script(cmd).encode(), stdout=subprocess.PIPE,
+                         check=True).stdout.decode()
+    return _rocks.split_marked(out)
+
+
+def test_ssh_command_line():
+    mod = sys.modules["ansible_collections.cmc.mvc.plugins.inventory.rocks"]
+    argv = mod._ssh_base({"host": "fe", "user": "u", "port": 2200, "private_key_file": "/k", "jump_host": "j@jh:23"},
+                         {"host_key_checking": False, "ssh_args": ["-o", "ConnectTimeout=5"]})
+    assert argv[0] == "ssh" and argv[-1] == "fe"
+    assert ["-p", "2200"] == argv[argv.index("-p"):argv.index("-p") + 2]
+    proxy = [a for a in argv if a.startswith("ProxyCommand=")][0]
+    assert "-W %h:%p" in proxy and "-l j" in proxy and "-p 23" in proxy and "-i /k" in proxy and proxy.endswith(" jh")
+    assert "StrictHostKeyChecking=no" in argv and "ConnectTimeout=5" in argv
+
+
+def test_down_frontend_is_an_error_naming_it(tmp_path):
+    cfg = _two_sites(tmp_path)
+    cfg["frontends"][1]["rocks_command"] = "/nonexistent/rocks"
+    with pytest.raises(AnsibleError, match="Rocks frontend of site sdsc: .*exit status 127"):
+        _inventory(tmp_path, cfg)
+
+
+def test_bad_answer_is_an_error_naming_it(tmp_path):
+    cfg = _two_sites(tmp_path)
+    cfg["frontends"][0]["rocks_command"] = _rocks_cmd(tmp_path, "bad", script="#!/bin/sh\necho 'HOST  X'\necho 'garbage here that does not fit'\n")
+    with pytest.raises(AnsibleError, match="Rocks frontend of site osaka: bad answer"):
+        _inventory(tmp_path, cfg)
+
+
+def test_warn_leaves_the_whole_site_out(tmp_path, capsys):
+    cfg = _two_sites(tmp_path, on_frontend_error="warn")
+    cfg["frontends"][1]["rocks_command"] = "/nonexistent/rocks"
+    inv, _ = _inventory(tmp_path, cfg)
+    groups = inv.get_groups_dict()
+    assert "site_sdsc" not in groups and not [h for h in inv.hosts if h.endswith(".sdsc")]
+    assert len(groups["site_osaka"]) == 12
+    assert "site sdsc left out" in capsys.readouterr().err
+
+
+def test_cache_used_and_fallback_when_frontend_is_down(tmp_path, capsys):
+    cachedir = tmp_path / "cache"
+    cfg = _two_sites(tmp_path, cache=True, cache_plugin="ansible.builtin.jsonfile", cache_connection=str(cachedir),
+                     cache_timeout=3600)
+    inv, _ = _inventory(tmp_path, cfg)
+    assert len(inv.get_groups_dict()["site_sdsc"]) == 6
+    assert os.listdir(cachedir)
+    # Frontend data changes: the cached inventory is still returned while the cache is valid.
+    good = cfg["frontends"][1]["rocks_command"]
+    cfg["frontends"][1]["rocks_command"] = _rocks_cmd(tmp_path, "sdsc2", generate.generate("sdsc", 3, guests=0, site_no=2))
+    inv, _ = _inventory(tmp_path, cfg)
+    assert len(inv.get_groups_dict()["site_sdsc"]) == 6
+    # A refresh (--flush-cache) asks again.
+    inv, _ = _inventory(tmp_path, cfg, cache=False)
+    assert len(inv.get_groups_dict()["site_sdsc"]) == 3
+    # Refresh while sdsc is down: its last cached answer is used, with a warning naming it.
+    cfg["frontends"][1]["rocks_command"] = "/nonexistent/rocks"
+    capsys.readouterr()
+    inv, _ = _inventory(tmp_path, cfg, cache=False)
+    assert len(inv.get_groups_dict()["site_sdsc"]) == 3
+    assert "site sdsc" in capsys.readouterr().err
+    assert good
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"frontends": []}, "frontends is empty"),
+    ({"frontends": [{"site": "a b", "local": True}]}, "site must be"),
+    ({"frontends": [{"site": "a"}]}, "needs host"),
+    ({"frontends": [{"site": "a", "local": True}, {"site": "a", "local": True}]}, "appears twice"),
+    ({"frontends": [{"site": "a", "local": True, "hots": "x"}]}, "unknown keys hots"),
+])
+def test_bad_config_is_refused(tmp_path, bad, message):
+    with pytest.raises(AnsibleError, match=message):
+        _inventory(tmp_path, bad)
