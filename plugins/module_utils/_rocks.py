@@ -390,7 +390,16 @@ def build_site(site, parsed):
             raise RocksError("'rocks list host interface' printed no HOST column for several hosts")
         ifaces_t = {list(hosts_t)[0]: ifaces_t[None]}
     if None in vms_t:
-        raise RocksError("'rocks list host vm' printed no VM-HOST column; cannot name the guest")
+        # Owner trimmed: exactly one VM on the site. Name it by its MAC (unique), else by being the only
+        # host of the hosted-vm appliance.
+        vm = vms_t[None]
+        by_mac = [h for h, ifs in ifaces_t.items() if any(i.get("mac") and i["mac"].lower() in vm["macs"] for i in ifs)]
+        if len(by_mac) != 1:
+            by_mac = [h for h, v in hosts_t.items()
+                      if appliance_of(v.get("membership"), attrs_t.get(h)) == "hosted-vm"]
+        if len(by_mac) != 1:
+            raise RocksError("'rocks list host vm' printed no VM-HOST column and the VM cannot be named")
+        vms_t = {by_mac[0]: vm}
     hosts = {}
     frontend = None
     for name, h in hosts_t.items():
@@ -446,9 +455,15 @@ def build_site(site, parsed):
             "memory_mb": None if h["memory_mb"] is None else h["memory_mb"] - reserve - used_mem,
             "disk_gb": None if h["disk_gb"] is None else h["disk_gb"] - used_disk,
         }
+    appliances = set(parsed.get("appliance") or {})
+    if None in appliances:
+        # Owner trimmed: a single appliance; it is the one every host has.
+        appliances.discard(None)
+        appliances.update(set(h["appliance"] for h in hosts.values()) if len(
+            set(h["appliance"] for h in hosts.values())) == 1 else ())
     return {
         "site": site,
         "frontend": frontend,
-        "appliances": sorted(parsed.get("appliance") or {}),
+        "appliances": sorted(appliances),
         "hosts": hosts,
     }

@@ -343,3 +343,16 @@ def test_standin_rocks_50_has_comment_and_errors(tmp_path):
         p = subprocess.run([sys.executable, os.path.join(STANDIN, "rocks"), "list", "host", "nope"], env=env,
                            stdout=subprocess.PIPE, check=False)
         assert p.returncode == rc and p.stdout.decode().startswith(prefix)
+
+
+def test_single_vm_trims_the_vm_host_column_and_is_named_by_mac():
+    vm = rocks_table(["vm-host", "slice", "mem", "cpus", "mac", "host", "virt-type"], [
+        ["hosted-vm-0-0-0", 0, 1024, 1, "00:16:3e:00:00:05", "vm-container-0-0", "para"]])
+    assert not vm.startswith("VM-HOST")
+    hosts = rocks_table(["host", "membership", "cpus", "rack", "rank", "runaction", "installaction"], [
+        ["vm-container-0-0", "VM Container", 16, 0, 0, "os", "install"],
+        ["hosted-vm-0-0-0", "Hosted VM", 1, 0, 0, "none", "install vm"]])
+    parsed = r.parse_sections(_sections(host=hosts, interface=LIST_IFACE, attr="", appliance=LIST_APPLIANCE, vm=vm))
+    site = r.build_site("x", parsed)
+    assert site["hosts"]["vm-container-0-0"]["guests"] == ["hosted-vm-0-0-0"]
+    assert site["hosts"]["vm-container-0-0"]["free"]["cpus"] == 15
