@@ -25,7 +25,7 @@ description:
     (or C(memory_mb)) and C(mvc_disk_gb) (or C(disk_gb)). Free memory also subtracts C(mvc_dom0_memory_mb)
     or C(Xen_Dom0MinMem).
 author:
-  - cmc.mvc contributors
+  - Cybermedia Center MVC team (@cmc-mvc)
 extends_documentation_fragment:
   - ansible.builtin.constructed
   - ansible.builtin.inventory_cache
@@ -190,7 +190,7 @@ def _split_hostspec(spec):
     if "@" in spec:
         user, spec = spec.rsplit("@", 1)
     if spec.startswith("["):
-        host, _, rest = spec[1:].partition("]")
+        host, dummy, rest = spec[1:].partition("]")
         port = rest[1:] if rest.startswith(":") else None
     elif spec.count(":") == 1:
         host, port = spec.split(":")

@@ -128,11 +128,11 @@ def parse_table(text):
     if header.startswith(" ") or header != header.upper():
         raise RocksParseError("not a Rocks table header: %r" % header[:120])
     cols = _header_columns(header, data)
-    starts = [s for _, s in cols]
+    starts = [s for dummy, s in cols]
     # The owner column's cells end with ':' (``host:`` or ``:``); trimmed tables have no such column.
     first_end = starts[1] - 1 if len(starts) > 1 else None
     has_owner = bool(data) and all(ln[:first_end].rstrip().endswith(":") for ln in data)
-    names = [n.lower() for n, _ in cols]
+    names = [n.lower() for n, dummy in cols]
     rows = []
     previous = None
     for ln in data:
@@ -204,7 +204,7 @@ def _int(value):
 
 def parse_hosts(text):
     """``rocks list host`` -> {name or None: {membership, cpus, rack, rank, runaction, installaction, comment}}."""
-    _, rows, _ = parse_output(text)
+    rows = parse_output(text)[1]
     out = {}
     for r in rows:
         out[r["owner"]] = {
@@ -221,7 +221,7 @@ def parse_hosts(text):
 
 def parse_interfaces(text):
     """``rocks list host interface`` -> {host: [{subnet, iface, mac, ip, netmask, module, name, vlan, ...}]}."""
-    _, rows, _ = parse_output(text)
+    rows = parse_output(text)[1]
     out = {}
     for r in rows:
         d = dict((k, v) for k, v in r.items() if k != "owner")
@@ -232,7 +232,7 @@ def parse_interfaces(text):
 
 def parse_attrs(text):
     """``rocks list host attr`` (owner always shown) -> {host: {attr: value}}; sources in ``_source``."""
-    _, rows, _ = parse_output(text)
+    rows = parse_output(text)[1]
     out = {}
     for r in rows:
         host = out.setdefault(r["owner"], {})
@@ -243,7 +243,7 @@ def parse_attrs(text):
 
 def parse_appliances(text):
     """``rocks list appliance`` -> {appliance: {graph, node}}."""
-    _, rows, _ = parse_output(text)
+    rows = parse_output(text)[1]
     return dict((r["owner"], {"graph": r.get("graph"), "node": r.get("node")}) for r in rows)
 
 
@@ -253,7 +253,7 @@ def parse_vms(text):
     The first row of a VM holds eth0's MAC and the first disk; further rows (same owner, other cells
     NULL) hold further MACs and disks.
     """
-    _, rows, _ = parse_output(text)
+    rows = parse_output(text)[1]
     out = {}
     for r in rows:
         vm = out.get(r["owner"])

@@ -17,7 +17,7 @@ description:
   - Works with the text tables of Rocks 5.4 to 7, and with C(json=true) on 6.2 updates and 7.
   - Memory and disk come from the host attributes C(mvc_memory_mb)/C(memory_mb) and C(mvc_disk_gb)/C(disk_gb).
 author:
-  - cmc.mvc contributors
+  - Cybermedia Center MVC team (@cmc-mvc)
 extends_documentation_fragment: []
 attributes:
   check_mode:

@@ -57,7 +57,7 @@ def _run(path):
 def _best(path, runs=RUNS):
     times = []
     data = None
-    for _ in range(runs):
+    for dummy in range(runs):
         t, data = _run(path)
         times.append(t)
     return min(times), data

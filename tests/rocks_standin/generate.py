@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) cmc.mvc contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Write a stand-in data file for a site of N hosts (test only). Python 3 stdlib only.

@@ -10,11 +10,9 @@ import stat
 import sys
 
 import pytest
-
 from ansible.errors import AnsibleError
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import is_trusted_as_template
-
 
 
 def _ensure_collection_loader():
@@ -63,7 +61,7 @@ def _inventory(tmp_path, config, cache=True):
         plugin.update_cache_if_changed()  # as InventoryManager.parse_source does after parse()
     except AttributeError:  # no cache configured: InventoryManager ignores this too
         pass
-    return inv._inventory, plugin
+    return inv._inventory
 
 
 def _two_sites(tmp_path, **extra):
@@ -84,7 +82,7 @@ def test_verify_file_wants_rocks_yml(tmp_path):
 
 
 def test_groups_and_hostvars_for_two_sites(tmp_path):
-    inv, _ = _inventory(tmp_path, _two_sites(tmp_path))
+    inv = _inventory(tmp_path, _two_sites(tmp_path))
     groups = inv.get_groups_dict()
     assert sorted(groups["site_osaka"]) == sorted(
         "%s.osaka" % n for n in ["osaka", "compute-0-0", "vm-container-0-1", "hosted-vm-0-1-0", "hosted-vm-0-1-1",
@@ -112,7 +110,7 @@ def test_compose_groups_keyed_groups_and_template(tmp_path):
                      compose={"cores": "mvc_cpus * 2"},
                      groups={"roomy": "mvc_free is defined and mvc_free.cpus >= 12"},
                      keyed_groups=[{"key": "mvc_membership", "prefix": "m"}])
-    inv, _ = _inventory(tmp_path, cfg)
+    inv = _inventory(tmp_path, cfg)
     groups = inv.get_groups_dict()
     assert sorted(groups["roomy"]) == ["osaka-vm-container-0-1", "osaka-vm-container-0-3",
                                        "sdsc-vm-container-0-1", "sdsc-vm-container-0-2"]
@@ -127,7 +125,7 @@ def test_ssh_settings_for_private_hosts_go_through_the_frontend(tmp_path, monkey
     monkeypatch.setattr(mod, "query_frontend", lambda fe, options: model)
     cfg = {"frontends": [{"site": "osaka", "host": "203.0.113.5", "user": "root", "port": 2222,
                           "private_key_file": "/k", "jump_host": "gw@198.51.100.1:22"}]}
-    inv, _ = _inventory(tmp_path, cfg)
+    inv = _inventory(tmp_path, cfg)
     fe = inv.get_host("osaka.osaka").vars
     assert (fe["ansible_host"], fe["ansible_port"], fe["ansible_user"]) == ("203.0.113.5", 2222, "root")
     assert fe["ansible_ssh_common_args"] == "-o ProxyJump=gw@198.51.100.1"
@@ -172,7 +170,7 @@ def test_bad_answer_is_an_error_naming_it(tmp_path):
 def test_warn_leaves_the_whole_site_out(tmp_path, capsys):
     cfg = _two_sites(tmp_path, on_frontend_error="warn")
     cfg["frontends"][1]["rocks_command"] = "/nonexistent/rocks"
-    inv, _ = _inventory(tmp_path, cfg)
+    inv = _inventory(tmp_path, cfg)
     groups = inv.get_groups_dict()
     assert "site_sdsc" not in groups and not [h for h in inv.hosts if h.endswith(".sdsc")]
     assert len(groups["site_osaka"]) == 12
@@ -183,21 +181,21 @@ def test_cache_used_and_fallback_when_frontend_is_down(tmp_path, capsys):
     cachedir = tmp_path / "cache"
     cfg = _two_sites(tmp_path, cache=True, cache_plugin="ansible.builtin.jsonfile", cache_connection=str(cachedir),
                      cache_timeout=3600)
-    inv, _ = _inventory(tmp_path, cfg)
+    inv = _inventory(tmp_path, cfg)
     assert len(inv.get_groups_dict()["site_sdsc"]) == 6
     assert os.listdir(cachedir)
     # Frontend data changes: the cached inventory is still returned while the cache is valid.
     good = cfg["frontends"][1]["rocks_command"]
     cfg["frontends"][1]["rocks_command"] = _rocks_cmd(tmp_path, "sdsc2", generate.generate("sdsc", 3, guests=0, site_no=2))
-    inv, _ = _inventory(tmp_path, cfg)
+    inv = _inventory(tmp_path, cfg)
     assert len(inv.get_groups_dict()["site_sdsc"]) == 6
     # A refresh (--flush-cache) asks again.
-    inv, _ = _inventory(tmp_path, cfg, cache=False)
+    inv = _inventory(tmp_path, cfg, cache=False)
     assert len(inv.get_groups_dict()["site_sdsc"]) == 3
     # Refresh while sdsc is down: its last cached answer is used, with a warning naming it.
     cfg["frontends"][1]["rocks_command"] = "/nonexistent/rocks"
     capsys.readouterr()
-    inv, _ = _inventory(tmp_path, cfg, cache=False)
+    inv = _inventory(tmp_path, cfg, cache=False)
     assert len(inv.get_groups_dict()["site_sdsc"]) == 3
     assert "site sdsc" in capsys.readouterr().err
     assert good
