@@ -64,6 +64,12 @@ def _inventory(tmp_path, config, cache=True):
     return inv._inventory
 
 
+def _plugin_module():
+    """The module the plugin loader loaded the plugin from (its name differs under ansible-test)."""
+    from ansible.plugins.loader import inventory_loader
+    return sys.modules[type(inventory_loader.get("cmc.mvc.rocks")).__module__]
+
+
 def _two_sites(tmp_path, **extra):
     fes = [{"site": "osaka", "local": True,
             "rocks_command": _rocks_cmd(tmp_path, "osaka", generate.generate("osaka", 12, guests=2))},
@@ -120,7 +126,7 @@ def test_compose_groups_keyed_groups_and_template(tmp_path):
 
 
 def test_ssh_settings_for_private_hosts_go_through_the_frontend(tmp_path, monkeypatch):
-    mod = sys.modules["ansible_collections.cmc.mvc.plugins.inventory.rocks"]
+    mod = _plugin_module()
     model = _rocks.build_site("osaka", _rocks.parse_sections(_standin_sections(tmp_path)))
     monkeypatch.setattr(mod, "query_frontend", lambda fe, options: model)
     cfg = {"frontends": [{"site": "osaka", "host": "203.0.113.5", "user": "root", "port": 2222,
@@ -143,7 +149,7 @@ def _standin_sections(tmp_path):
 
 
 def test_ssh_command_line():
-    mod = sys.modules["ansible_collections.cmc.mvc.plugins.inventory.rocks"]
+    mod = _plugin_module()
     argv = mod._ssh_base({"host": "fe", "user": "u", "port": 2200, "private_key_file": "/k", "jump_host": "j@jh:23"},
                          {"host_key_checking": False, "ssh_args": ["-o", "ConnectTimeout=5"]})
     assert argv[0] == "ssh" and argv[-1] == "fe"
