@@ -20,6 +20,8 @@ description:
   - A frontend that cannot be reached, or whose answer cannot be parsed, is an error naming it. With
     O(on_frontend_error=warn) it is a warning and the whole site is left out. When the inventory cache holds
     an earlier answer of that frontend, the cached site is used instead, with a warning.
+  - Ansible only warns when an inventory source fails and goes on with the other sources; set
+    C(ANSIBLE_INVENTORY_UNPARSED_FAILED=true) (or C(inventory_unparsed_failed)) to make such an error fatal.
   - All data read from the frontends is marked unsafe.
   - Host memory and disk are not Rocks columns; they are read from the host attributes C(mvc_memory_mb)
     (or C(memory_mb)) and C(mvc_disk_gb) (or C(disk_gb)). Free memory also subtracts C(mvc_dom0_memory_mb)
