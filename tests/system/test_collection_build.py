@@ -28,7 +28,7 @@ def test_build_install_and_list(tmp_path):
 
     dest = tmp_path / "installed"
     # --no-deps: the dependencies come from PyPI's ansible package here; Galaxy is unreachable.
-    subprocess.run(["ansible-galaxy", "collection", "install", "--offline", "--no-deps", "-p", str(dest), str(tarball)],
+    subprocess.run(["ansible-galaxy", "collection", "install", "--offline", "--no-deps", "--force", "-p", str(dest), str(tarball)],
                    check=True, capture_output=True, text=True)
     installed = dest / "ansible_collections" / "cmc" / "mvc"
     assert (installed / "meta" / "runtime.yml").is_file()
