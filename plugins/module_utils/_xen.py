@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmc.mvc contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Parsers for the output of Xen's ``xl`` and the domain lifecycle decisions built on them.
+
+Note that this module util is PRIVATE to the collection. It can have breaking changes at any time.
+It runs on Dom0s, so it uses the standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+
+# xl prints ``r b p s c d`` (running, blocked, paused, shutdown, crashed, dying) as a six-column field.
+_STATE_RE = re.compile(r"^[r-][b-][p-][s-][c-][d-]$")
+_INFO_RE = re.compile(r"^(\w+)\s*:\s?(.*)$")
+
+
+class XlError(ValueError):
+    """Output of ``xl`` that cannot be read."""
+
+
+def parse_list(text):
+    """Domains from ``xl list``: name -> dict(id, memory_mb, vcpus, state, flags, time_s).
+
+    The header is ``Name ID Mem VCPUs State Time(s)``; a name is the row minus its last five fields, read from
+    the right so that nothing depends on column widths, which xl sizes to the longest name.
+    """
+    domains = {}
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or not lines[0].startswith("Name"):
+        raise XlError("xl list: no 'Name ID Mem VCPUs State Time(s)' header in %r" % text[:200])
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) < 6:
+            raise XlError("xl list: cannot read row %r" % line)
+        name = " ".join(fields[:-5])
+        dom_id, mem, vcpus, flags, time_s = fields[-5:]
+        if not _STATE_RE.match(flags):
+            raise XlError("xl list: bad state field %r in row %r" % (flags, line))
+        domains[name] = dict(id=int(dom_id), memory_mb=int(mem), vcpus=int(vcpus), flags=flags,
+                             state=state_of(flags), time_s=float(time_s))
+    return domains
+
+
+def state_of(flags):
+    """One word for xl's state flags. A domain that is shutting down, crashed or dying is on its way out."""
+    for flag, word in (("d", "dying"), ("c", "crashed"), ("s", "shutdown"), ("p", "paused")):
+        if flag in flags:
+            return word
+    return "running"
+
+
+def parse_info(text):
+    """``xl info`` as a dict of strings, with the memory and CPU fields that placement needs as integers."""
+    info = {}
+    for line in text.splitlines():
+        match = _INFO_RE.match(line)
+        if match:
+            info[match.group(1)] = match.group(2).strip()
+    if "xen_version" not in info:
+        raise XlError("xl info: no xen_version field; is this a Xen Dom0? Output began %r" % text[:200])
+    for key in ("total_memory", "free_memory", "nr_cpus"):
+        if key in info:
+            info[key] = int(info[key])
+    return info
+
+
+def plan(state, current):
+    """The xl actions that take a domain from ``current`` (an xl list row, or None) to ``state``.
+
+    ``state`` is running, stopped or absent. Xen keeps no record of a stopped domain, so stopped and absent
+    differ only in what the caller does with the config file.
+    """
+    if state == "running":
+        if current is None:
+            return ["create"]
+        if current["state"] == "paused":
+            return ["unpause"]
+        if current["state"] in ("shutdown", "crashed", "dying"):
+            return ["destroy", "create"]
+        return []
+    if state == "stopped":
+        return [] if current is None else ["shutdown"]
+    if state == "absent":
+        return [] if current is None else ["destroy"]
+    raise ValueError("state must be running, stopped or absent, got %r" % (state,))
