@@ -1,0 +1,105 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cmc.mvc.guest_os builds a real node disk: debootstrap from the Debian mirror, per-node configuration,
+``mke2fs -d``. The disk is read back with debugfs; booting it under Xen is tested on the lab."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOb7n3SZ2rR2tyzKT2a+Gk7bP1M3y2wS9Wk0jq4aTfXL alice@test"
+PLAY = """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: cmc.mvc.guest_os
+"""
+
+
+def debugfs(disk, command):
+    out = subprocess.run(["debugfs", "-R", command, disk], check=True, capture_output=True, text=True)
+    return out.stdout
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    work = tmp_path_factory.mktemp("guest_os")
+    disk = work / "lab1-c01.img"
+    subprocess.run(["truncate", "-s", "1G", str(disk)], check=True)
+    modules = work / "modules" / "6.1.0-99-amd64" / "kernel" / "drivers"
+    modules.mkdir(parents=True)
+    (modules / "xen-netfront.ko").write_text("module stand-in: only its copy into the guest is checked\n")
+    variables = dict(
+        guest_os_hostname="lab1-c01", guest_os_cluster="lab1", guest_os_address="10.200.1.3/24",
+        guest_os_mac="00:16:3E:01:02:03", guest_os_disk=str(disk), guest_os_build_on="controller",
+        guest_os_cache_dir=str(work / "dom0-cache"), guest_os_state_dir=str(work / "state"),
+        guest_os_kernel_release="6.1.0-99-amd64", guest_os_modules_dir=str(work / "modules"),
+        guest_os_packages=["bc"], guest_os_mtu=1400,
+        guest_os_users=[dict(name="alice", ssh_keys=[KEY], sudo=True), dict(name="bob", ssh_keys=[])],
+        guest_os_hosts=[dict(name="lab1-fe", ip="10.200.1.2"), dict(name="lab1-c01", ip="10.200.1.3"),
+                        dict(name="lab1-c02", ip="10.200.1.4")],
+    )
+    (work / "vars.json").write_text(json.dumps(variables))
+    (work / "play.yml").write_text(PLAY)
+
+    def run(*extra):
+        return subprocess.run(["ansible-playbook", str(work / "play.yml"), "-e", "@%s" % (work / "vars.json")] + list(extra),
+                              capture_output=True, text=True)
+
+    first = run()
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
+    return dict(disk=str(disk), work=work, run=run, first=first)
+
+
+def test_the_disk_holds_the_node_identity_and_network(node):
+    assert debugfs(node["disk"], "cat /etc/hostname").strip() == "lab1-c01"
+    hosts = debugfs(node["disk"], "cat /etc/hosts")
+    assert "10.200.1.3\tlab1-c01" in hosts and "10.200.1.2\tlab1-fe" in hosts and "10.200.1.4\tlab1-c02" in hosts
+    network = debugfs(node["disk"], "cat /etc/systemd/network/10-mvc-overlay.network")
+    assert "MACAddress=00:16:3e:01:02:03" in network and "Address=10.200.1.3/24" in network
+    assert "MTUBytes=1400" in network
+    assert "systemd-networkd.service" in debugfs(node["disk"], "ls /etc/systemd/system/multi-user.target.wants")
+    assert "/dev/xvda\t/\text4" in debugfs(node["disk"], "cat /etc/fstab")
+    assert "xen-netfront.ko" in debugfs(node["disk"], "ls /lib/modules/6.1.0-99-amd64/kernel/drivers")
+
+
+def test_users_get_their_keys_and_sudo_only_when_asked(node):
+    assert debugfs(node["disk"], "cat /home/alice/.ssh/authorized_keys").strip() == KEY
+    stat = debugfs(node["disk"], "stat /home/alice/.ssh/authorized_keys")
+    assert "Mode:  0600" in stat and "User:  1000" in stat
+    assert debugfs(node["disk"], "cat /etc/sudoers.d/mvc-alice").strip() == "alice ALL=(ALL) NOPASSWD:ALL"
+    assert "mvc-bob" not in debugfs(node["disk"], "ls /etc/sudoers.d")
+    assert "bob:x:1001:1001" in debugfs(node["disk"], "cat /etc/passwd")
+
+
+def test_the_requested_package_and_ssh_are_installed(node):
+    status = debugfs(node["disk"], "cat /var/lib/dpkg/status")
+    for package in ("bc", "openssh-server", "python3", "systemd-sysv"):
+        assert "Package: %s\nStatus: install ok installed" % package in status, package
+    assert "PasswordAuthentication no" in debugfs(node["disk"], "cat /etc/ssh/sshd_config.d/10-mvc.conf")
+
+
+def test_each_node_gets_its_own_host_keys(node, tmp_path):
+    golden = [p for p in os.listdir(node["work"] / "dom0-cache") if p.endswith(".tar.gz")]
+    assert len(golden) == 1
+    listing = subprocess.run(["tar", "-tzf", str(node["work"] / "dom0-cache" / golden[0])], check=True,
+                             capture_output=True, text=True).stdout
+    assert "ssh_host_" not in listing and "./etc/machine-id" in listing
+    assert "ssh_host_ed25519_key.pub" in debugfs(node["disk"], "ls /etc/ssh")
+
+
+def test_a_second_run_changes_nothing_and_leaves_no_staging_tree(node):
+    again = node["run"]()
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-2000:]
+    assert sorted(os.listdir(node["work"] / "state")) == ["lab1-c01.os"]
+    stamp = json.loads((node["work"] / "state" / "lab1-c01.os").read_text())
+    assert stamp["packages"] == ["bc"] and stamp["address"] == "10.200.1.3/24"
+
+
+def test_bad_input_names_the_variable_and_writes_nothing(node, tmp_path):
+    bad = node["run"]("-e", "guest_os_hostname=Bad_Name", "-e", "guest_os_state_dir=%s" % tmp_path)
+    assert bad.returncode != 0 and "guest_os_hostname=Bad_Name" in bad.stdout
+    assert os.listdir(tmp_path) == []
