@@ -96,7 +96,7 @@ def place(hosts, nodes, policy="spread", sites=None, existing=None, frontend_sit
             continue
         candidates = [h for h in allowed if h["site"] in allowed_sites(node) and _fits(node, free[h["name"]])]
         if not candidates:
-            _fail(node, nodes, kept, allowed, free0, free, allowed_sites(node), quota0)
+            _fail(node, nodes, kept, allowed, free0, free, allowed_sites(node), quota0, frontend_site is not None)
         if policy == "pack":
             host = candidates[0]["name"]
         else:
@@ -112,11 +112,11 @@ def place(hosts, nodes, policy="spread", sites=None, existing=None, frontend_sit
     return result
 
 
-def _fail(node, nodes, kept, allowed, free0, free, where, quota):
+def _fail(node, nodes, kept, allowed, free0, free, where, quota, frontend_pinned):
     """Raise PlacementError: the shortfall per resource of all the nodes to place against the free capacity
     they had (``free0``) at the sites they may use; or, when the totals fit, which host is too small."""
     pending = [n for n in nodes if n["name"] not in kept]
-    if node["role"] == "frontend":
+    if node["role"] == "frontend" and frontend_pinned:
         pending = [node]
     elif quota is not None:
         # One site's quota failed: report for that site only.
