@@ -497,7 +497,8 @@ def _used_subnets(conn, exclude_cluster_id=None):
     return [addr.netaddr.IPNetwork(r.subnet) for r in conn.execute(q) if r.cluster_id != exclude_cluster_id]
 
 
-def _choose_subnet(conn, req, old, pool, prefix, needed):
+def _choose_subnet(conn, req, old, pool, prefix, needed, at_most):
+    """The cluster's subnet: its registered one, the request's, or a free pool block sized for ``at_most``."""
     field = "vcluster.overlay.subnet"
     if old is not None:
         net = addr.parse_subnet(old["subnet"])
@@ -516,12 +517,12 @@ def _choose_subnet(conn, req, old, pool, prefix, needed):
             raise _request.RequestError(field, "%s overlaps %s, already allocated" % (net, ", ".join(map(str, clash))))
     else:
         try:
-            net = addr.allocate_subnet(pool, min(prefix, addr.prefix_for_hosts(needed, minimum=32)), used, "overlay_pool")
+            net = addr.allocate_subnet(pool, min(prefix, addr.prefix_for_hosts(at_most, minimum=32)), used, "overlay_pool")
         except addr.AddressingError as exc:
             raise InputError(exc.field, str(exc).split(": ", 1)[1])
     if addr.usable_hosts(net) < needed:
-        raise _request.RequestError(field, "%s holds %d addresses; the cluster needs %d (nodes and one N2N edge per "
-                                           "Dom0)" % (net, addr.usable_hosts(net), needed))
+        raise _request.RequestError(field, "%s holds %d addresses; the cluster needs at least %d (its nodes and an "
+                                           "N2N edge)" % (net, addr.usable_hosts(net), needed))
     return net
 
 
@@ -575,9 +576,8 @@ def register(conn, request, containers=None, pool=DEFAULT_POOL, prefix=DEFAULT_P
     count = req["compute"]["count"]
     sites = req["sites"] or known_sites
     allowed_hosts = [h for h in hosts if h["site"] in sites]
-    # Every node, plus one edge per Dom0 used (at most one per node, at most one per host).
-    needed = count + 1 + min(count + 1, len(allowed_hosts))
-    net = _choose_subnet(conn, req, old, pool, prefix, needed)
+    # Every node, plus one edge per Dom0 used (at least one; at most one per node and one per host).
+    net = _choose_subnet(conn, req, old, pool, prefix, count + 2, count + 1 + min(count + 1, len(allowed_hosts)))
 
     wanted = [dict(name=node_name(req["name"], "frontend", 0), role="frontend", idx=0, **dict(
         (k, req["frontend"][k]) for k in ("vcpus", "memory_mb", "disk_gb")))]
@@ -610,6 +610,11 @@ def register(conn, request, containers=None, pool=DEFAULT_POOL, prefix=DEFAULT_P
                               mac=mac, overlay_ip=ip, status=status))
     # Edges: keep each Dom0's address; new Dom0s take the highest free ones.
     dom0s = sorted(set(n["dom0"] for n in new_nodes), key=natural_key)
+    if len(new_nodes) + len(dom0s) > addr.usable_hosts(net):
+        raise _request.RequestError(
+            "vcluster.overlay.subnet" if req["overlay"]["subnet"] else "vcluster.compute.count",
+            "%s holds %d addresses; the cluster needs %d (%d nodes and %d N2N edges, one per Dom0)"
+            % (net, addr.usable_hosts(net), len(new_nodes) + len(dom0s), len(new_nodes), len(dom0s)))
     old_edge_ip = dict((e["dom0"], e["overlay_ip"]) for e in old_edges if e["dom0"] in dom0s)
     edge_ips = set(old_edge_ip.values())
     node_ips = set(n["overlay_ip"] for n in new_nodes)
@@ -624,9 +629,6 @@ def register(conn, request, containers=None, pool=DEFAULT_POOL, prefix=DEFAULT_P
                 ip = cand
                 edge_ips.add(ip)
         new_edges.append({"dom0": d, "site": host_by_name[d]["site"], "host_id": host_by_name[d]["id"], "overlay_ip": ip})
-    if node_ips & edge_ips:
-        raise _request.RequestError("vcluster.compute.count", "subnet %s is too small for %d nodes and %d N2N edges"
-                                    % (net, len(new_nodes), len(new_edges)))
     statuses = set(n["status"] for n in new_nodes)
     cstatus = "failed" if "failed" in statuses else ("deployed" if statuses == {"deployed"} else "planned")
 
