@@ -228,8 +228,11 @@ def main():
                 raise _mvcdb.InputError("overlay_prefix", "must be between 8 and 30, got %d" % p["overlay_prefix"])
         else:
             _request.validate_name(p["request"].get("name"))
+        url = _mvcdb.make_url(p["database"], p["database_password"])
+        if url.password:
+            module.no_log_values.add(url.password)
+        result["database"] = _mvcdb.masked_url(url)
         db = open_database(module, p)
-        result["database"] = db.safe_url
         if p["state"] == "present":
             out = db.run(lambda conn: _mvcdb.register(
                 conn, p["request"], containers, p["overlay_pool"], p["overlay_prefix"], p["node_status"],
@@ -262,8 +265,6 @@ def open_database(module, p):
             mem.safe_url = _mvcdb.masked_url(url)
             return mem
     db = _mvcdb.Database(database, p["database_password"])
-    if db.password:
-        module.no_log_values.add(db.password)
     if module.check_mode:
         version = db.current_version()
         if version == 0:
