@@ -1,0 +1,192 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmc.mvc contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validation of a virtual cluster request (the ``vcluster`` structure of DESIGN.md "The request").
+
+Note that this module util is PRIVATE to the collection. It can have breaking changes at any time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+OWNER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@-]{0,63}$")
+SITE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:=~-]*$")
+PLACEMENTS = ("spread", "pack")
+
+DEFAULTS = {
+    "frontend": {"vcpus": 1, "memory_mb": 512, "disk_gb": 4},
+    "compute": {"count": 0, "vcpus": 1, "memory_mb": 256, "disk_gb": 2},
+    "os": "debian-12",
+}
+TOP_KEYS = ("name", "owner", "overlay", "frontend", "compute", "sites", "placement", "os", "packages", "users")
+
+
+class RequestError(ValueError):
+    """A bad request. ``field`` is the dotted path of the field at fault (``vcluster.compute.count``)."""
+
+    def __init__(self, field, message):
+        super().__init__("%s: %s" % (field, message))
+        self.field = field
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(value, field, minimum):
+    # Strings of digits are accepted: values templated by Ansible can arrive as text.
+    if isinstance(value, str) and re.match(r"^\s*-?\d+\s*$", value):
+        value = int(value)
+    if not _is_int(value) or value < minimum:
+        raise RequestError(field, "must be an integer >= %d, got %r" % (minimum, value))
+    return value
+
+
+def _mapping(value, field, allowed):
+    if not isinstance(value, dict):
+        raise RequestError(field, "must be a mapping, got %s" % type(value).__name__)
+    unknown = sorted(str(k) for k in value if k not in allowed)
+    if unknown:
+        raise RequestError("%s.%s" % (field, unknown[0]), "unknown key (known: %s)" % ", ".join(allowed))
+    return value
+
+
+def _sizes(value, field, defaults, with_count=False):
+    allowed = (("count",) if with_count else ()) + ("vcpus", "memory_mb", "disk_gb") + (() if with_count else ("site",))
+    value = _mapping({} if value is None else value, field, allowed)
+    out = {}
+    if with_count:
+        out["count"] = _int(value.get("count", defaults["count"]), field + ".count", 0)
+    out["vcpus"] = _int(value.get("vcpus", defaults["vcpus"]), field + ".vcpus", 1)
+    out["memory_mb"] = _int(value.get("memory_mb", defaults["memory_mb"]), field + ".memory_mb", 32)
+    out["disk_gb"] = _int(value.get("disk_gb", defaults["disk_gb"]), field + ".disk_gb", 1)
+    if not with_count:
+        site = value.get("site")
+        if site is not None and (not isinstance(site, str) or not SITE_RE.match(site)):
+            raise RequestError(field + ".site", "must be a site name, got %r" % (site,))
+        out["site"] = site
+    return out
+
+
+def _str_list(value, field, pattern=None):
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RequestError(field, "must be a list, got %s" % type(value).__name__)
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item or (pattern and not pattern.match(item)):
+            raise RequestError("%s[%d]" % (field, i), "bad value %r" % (item,))
+        if item in out:
+            raise RequestError("%s[%d]" % (field, i), "%r appears twice" % (item,))
+        out.append(item)
+    return out
+
+
+def validate_name(value, field="vcluster.name"):
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise RequestError(field, "must match [a-z][a-z0-9-]{0,30} (lower case, start with a letter, at most 31 "
+                                  "characters), got %r" % (value,))
+    return value
+
+
+def validate(request, known_sites=None, prefix="vcluster"):
+    """Return the normalized request, or raise RequestError naming the first field at fault.
+
+    ``known_sites``: when given, every site named in ``sites``, ``placement`` and ``frontend.site`` must be one.
+    Subnet syntax and size are checked by the caller with _addressing (it knows the pool and node count).
+    """
+    req = _mapping(request, prefix, TOP_KEYS)
+    out = {"name": validate_name(req.get("name"), prefix + ".name")}
+    owner = req.get("owner")
+    if not isinstance(owner, str) or not OWNER_RE.match(owner):
+        raise RequestError(prefix + ".owner", "must be a user name (letters, digits, _ . @ -), got %r" % (owner,))
+    out["owner"] = owner
+    overlay = _mapping({} if req.get("overlay") is None else req["overlay"], prefix + ".overlay", ("subnet",))
+    subnet = overlay.get("subnet")
+    if subnet is not None and not isinstance(subnet, str):
+        raise RequestError(prefix + ".overlay.subnet", "must be a CIDR string such as 10.200.1.0/24, got %r" % (subnet,))
+    out["overlay"] = {"subnet": subnet}
+    out["frontend"] = _sizes(req.get("frontend"), prefix + ".frontend", DEFAULTS["frontend"])
+    out["compute"] = _sizes(req.get("compute"), prefix + ".compute", DEFAULTS["compute"], with_count=True)
+    sites = req.get("sites")
+    out["sites"] = None if sites is None else _str_list(sites, prefix + ".sites", SITE_RE)
+    if sites is not None and not out["sites"]:
+        raise RequestError(prefix + ".sites", "must name at least one site, or be left out for every known site")
+    placement = req.get("placement", "spread")
+    if isinstance(placement, dict):
+        counts = {}
+        for site, count in placement.items():
+            field = "%s.placement.%s" % (prefix, site)
+            if not isinstance(site, str) or not SITE_RE.match(site):
+                raise RequestError(field, "must be a site name")
+            counts[site] = _int(count, field, 0)
+        if sum(counts.values()) != out["compute"]["count"]:
+            raise RequestError(prefix + ".placement", "per-site counts add up to %d compute nodes, but compute.count "
+                                                      "is %d" % (sum(counts.values()), out["compute"]["count"]))
+        if out["sites"] is not None:
+            extra = sorted(set(counts) - set(out["sites"]))
+            if extra:
+                raise RequestError("%s.placement.%s" % (prefix, extra[0]), "site is not in %s.sites" % prefix)
+        placement = counts
+    elif placement not in PLACEMENTS:
+        raise RequestError(prefix + ".placement", "must be spread, pack or a mapping of site to compute count, "
+                                                  "got %r" % (placement,))
+    out["placement"] = placement
+    os_name = req.get("os", DEFAULTS["os"])
+    if not isinstance(os_name, str) or not re.match(r"^[a-z][a-z0-9.-]{0,40}$", os_name):
+        raise RequestError(prefix + ".os", "must be an OS name such as debian-12, got %r" % (os_name,))
+    out["os"] = os_name
+    out["packages"] = _str_list(req.get("packages"), prefix + ".packages", PACKAGE_RE)
+    users = req.get("users") or []
+    if not isinstance(users, list):
+        raise RequestError(prefix + ".users", "must be a list, got %s" % type(users).__name__)
+    out["users"] = []
+    for i, user in enumerate(users):
+        field = "%s.users[%d]" % (prefix, i)
+        user = _mapping(user, field, ("name", "ssh_keys"))
+        if not isinstance(user.get("name"), str) or not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", user["name"]):
+            raise RequestError(field + ".name", "must be a Unix user name, got %r" % (user.get("name"),))
+        if user["name"] in [u["name"] for u in out["users"]]:
+            raise RequestError(field + ".name", "%r appears twice" % user["name"])
+        keys = _str_list(user.get("ssh_keys"), field + ".ssh_keys")
+        for k, key in enumerate(keys):
+            if not re.match(r"^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+ [A-Za-z0-9+/=]+( .*)?$", key) or "\n" in key:
+                raise RequestError("%s.ssh_keys[%d]" % (field, k), "is not an OpenSSH public key line")
+        out["users"].append({"name": user["name"], "ssh_keys": keys})
+    if known_sites is not None:
+        check_sites(out, known_sites, prefix)
+    return out
+
+
+def check_sites(req, known_sites, prefix="vcluster"):
+    """Every site the request names must be known (have VM containers)."""
+    known = set(known_sites)
+    hint = ", ".join(sorted(known)) or "none: give vm_containers"
+    for i, site in enumerate(req["sites"] or []):
+        if site not in known:
+            raise RequestError("%s.sites[%d]" % (prefix, i), "unknown site %r (known: %s)" % (site, hint))
+    if isinstance(req["placement"], dict):
+        for site in req["placement"]:
+            if site not in known:
+                raise RequestError("%s.placement.%s" % (prefix, site), "unknown site (known: %s)" % hint)
+    site = req["frontend"]["site"]
+    if site is not None:
+        if site not in known:
+            raise RequestError(prefix + ".frontend.site", "unknown site %r (known: %s)" % (site, hint))
+        if req["sites"] is not None and site not in req["sites"]:
+            raise RequestError(prefix + ".frontend.site", "%r is not in %s.sites" % (site, prefix))
+
+
+def digest(req):
+    """Stable SHA-256 of a normalized request."""
+    return hashlib.sha256(canonical_json(req).encode()).hexdigest()
+
+
+def canonical_json(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.cmc.mvc.plugins.module_utils import _request
+
+GOOD = {
+    "name": "lab1",
+    "owner": "alice",
+    "overlay": {"subnet": "10.200.1.0/24"},
+    "frontend": {"vcpus": 1, "memory_mb": 512, "disk_gb": 4},
+    "compute": {"count": 4, "vcpus": 1, "memory_mb": 256, "disk_gb": 2},
+    "sites": ["osaka", "sdsc"],
+    "placement": "spread",
+    "os": "debian-12",
+    "packages": ["openmpi-bin"],
+    "users": [{"name": "alice", "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG alice@x"]}],
+}
+
+
+def _with(path, value):
+    req = copy.deepcopy(GOOD)
+    cur = req
+    keys = path.split(".")
+    for k in keys[:-1]:
+        cur = cur[int(k)] if isinstance(cur, list) else cur[k]
+    if value is KeyError:
+        del cur[keys[-1]]
+    else:
+        cur[keys[-1]] = value
+    return req
+
+
+def test_the_design_example_is_valid_and_normalized():
+    out = _request.validate(GOOD, known_sites=["osaka", "sdsc", "tokyo"])
+    assert out["compute"] == {"count": 4, "vcpus": 1, "memory_mb": 256, "disk_gb": 2}
+    assert out["frontend"] == {"vcpus": 1, "memory_mb": 512, "disk_gb": 4, "site": None}
+    assert out["sites"] == ["osaka", "sdsc"] and out["placement"] == "spread"
+
+
+def test_defaults_for_a_minimal_request():
+    out = _request.validate({"name": "a", "owner": "bob"})
+    assert out["compute"]["count"] == 0 and out["frontend"]["memory_mb"] == 512
+    assert out["sites"] is None and out["placement"] == "spread" and out["os"] == "debian-12"
+    assert out["overlay"] == {"subnet": None} and out["packages"] == [] and out["users"] == []
+
+
+def test_digest_is_stable_and_changes_with_the_request():
+    a = _request.digest(_request.validate(GOOD))
+    assert a == _request.digest(_request.validate(copy.deepcopy(GOOD)))
+    assert a != _request.digest(_request.validate(_with("compute.count", 5)))
+
+
+@pytest.mark.parametrize("path, value, field, text", [
+    ("name", "Lab1", "vcluster.name", "must match"),
+    ("name", "1lab", "vcluster.name", "must match"),
+    ("name", "a" * 32, "vcluster.name", "must match"),
+    ("name", "lab_1", "vcluster.name", "must match"),
+    ("name", KeyError, "vcluster.name", "must match"),
+    ("owner", "", "vcluster.owner", "user name"),
+    ("compute.count", -1, "vcluster.compute.count", "must be an integer >= 0, got -1"),
+    ("compute.count", "four", "vcluster.compute.count", "must be an integer >= 0"),
+    ("compute.count", True, "vcluster.compute.count", "must be an integer >= 0"),
+    ("compute.vcpus", 0, "vcluster.compute.vcpus", "must be an integer >= 1, got 0"),
+    ("compute.memory_mb", -256, "vcluster.compute.memory_mb", ">= 32"),
+    ("compute.disk_gb", 0, "vcluster.compute.disk_gb", ">= 1"),
+    ("frontend.vcpus", 0, "vcluster.frontend.vcpus", ">= 1"),
+    ("frontend.memory_mb", 1.5, "vcluster.frontend.memory_mb", "integer"),
+    ("frontend.cores", 2, "vcluster.frontend.cores", "unknown key"),
+    ("overlay.subnet", 12, "vcluster.overlay.subnet", "CIDR"),
+    ("overlay.pool", "10.0.0.0/8", "vcluster.overlay.pool", "unknown key"),
+    ("placement", "random", "vcluster.placement", "spread, pack or a mapping"),
+    ("placement", {"osaka": 2, "sdsc": 1}, "vcluster.placement", "add up to 3 compute nodes, but compute.count is 4"),
+    ("placement", {"osaka": 2, "sdsc": -2}, "vcluster.placement.sdsc", ">= 0"),
+    ("placement", {"osaka": 2, "tokyo": 2}, "vcluster.placement.tokyo", "not in vcluster.sites"),
+    ("sites", [], "vcluster.sites", "at least one"),
+    ("sites", ["osaka", "osaka"], "vcluster.sites[1]", "twice"),
+    ("sites", "osaka", "vcluster.sites", "must be a list"),
+    ("packages", ["ok", "bad name"], "vcluster.packages[1]", "bad value"),
+    ("os", "Debian 12", "vcluster.os", "OS name"),
+    ("users.0.name", "Alice!", "vcluster.users[0].name", "Unix user name"),
+    ("users.0.ssh_keys", ["not a key"], "vcluster.users[0].ssh_keys[0]", "OpenSSH public key"),
+    ("frontend", [1], "vcluster.frontend", "must be a mapping"),
+    ("colour", "blue", "vcluster.colour", "unknown key"),
+])
+def test_bad_input_names_the_field(path, value, field, text):
+    with pytest.raises(_request.RequestError) as err:
+        _request.validate(_with(path, value))
+    assert err.value.field == field
+    assert str(err.value).startswith(field + ": ")
+    assert text in str(err.value)
+
+
+def test_not_a_mapping():
+    with pytest.raises(_request.RequestError, match=r"^vcluster: must be a mapping"):
+        _request.validate(["lab1"])
+
+
+def test_templated_numbers_as_text_are_accepted():
+    out = _request.validate(_with("compute.count", "6"))
+    assert out["compute"]["count"] == 6
+
+
+@pytest.mark.parametrize("path, value, field", [
+    ("sites", ["osaka", "mars"], "vcluster.sites[1]"),
+    ("placement", {"osaka": 2, "sdsc": 2}, None),
+    ("frontend.site", "mars", "vcluster.frontend.site"),
+])
+def test_unknown_sites(path, value, field):
+    req = _with(path, value)
+    if field is None:
+        req["sites"] = None
+        req["placement"] = {"osaka": 2, "mars": 2}
+        field = "vcluster.placement.mars"
+    with pytest.raises(_request.RequestError) as err:
+        _request.validate(req, known_sites=["osaka", "sdsc"])
+    assert err.value.field == field and "unknown site" in str(err.value) and "known: osaka, sdsc" in str(err.value)
+
+
+def test_frontend_site_must_be_among_requested_sites():
+    req = _with("frontend.site", "tokyo")
+    with pytest.raises(_request.RequestError, match=r"vcluster.frontend.site: 'tokyo' is not in vcluster.sites"):
+        _request.validate(req, known_sites=["osaka", "sdsc", "tokyo"])
