@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmc.mvc contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters mvc_node_status and mvc_topology_dot: live state of registered clusters, and its picture."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+
+def mvc_node_status(clusters, live):
+    """One row per registered node: its domain's state on its Dom0, its cluster's edge there, reachability.
+
+    ``live`` maps each Dom0 to ``{domains: xl_info.domains, edges: n2n_info.edges, reached: [overlay IPs that
+    answered a ping from it]}``; a Dom0 missing from it was unreachable.
+    """
+    if not isinstance(clusters, list) or not isinstance(live, dict):
+        raise AnsibleFilterError("mvc_node_status: expected a list of cluster plans and a mapping of Dom0 states")
+    rows = []
+    for plan in clusters:
+        name = plan["cluster"]["name"]
+        for node in plan["nodes"]:
+            dom0 = live.get(node["dom0"])
+            if dom0 is None:
+                domain, edge_up = "unknown (Dom0 unreachable)", False
+            else:
+                domain = (dom0.get("domains") or {}).get(node["name"], {}).get("state", "not running")
+                edge_up = any(e.get("cluster") == name and e.get("running") for e in dom0.get("edges") or [])
+            checked = sorted(h for h, state in live.items()
+                             if any(e["dom0"] == h for e in plan["edges"]))
+            reached = sorted(h for h in checked if node["overlay_ip"] in (live[h].get("reached") or []))
+            rows.append(dict(cluster=name, name=node["name"], role=node["role"], site=node["site"],
+                             dom0=node["dom0"], overlay_ip=node["overlay_ip"], status=node.get("status"),
+                             domain=domain, edge_up=edge_up, reachable=bool(reached), reached_from=reached,
+                             checked_from=checked))
+    return rows
+
+
+def _q(text):
+    return '"%s"' % str(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def mvc_topology_dot(rows, supernode=None):
+    """Graphviz source: sites, then VM containers (Dom0s), then domains; the overlay as dashed edges."""
+    if not isinstance(rows, list):
+        raise AnsibleFilterError("mvc_topology_dot: expected the rows of mvc_node_status")
+    out = ["digraph mvc {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];',
+           '  edge [fontname="Helvetica", fontsize=9];']
+    sites = {}
+    for row in rows:
+        sites.setdefault(row["site"], {}).setdefault(row["dom0"], []).append(row)
+    for i, (site, dom0s) in enumerate(sorted(sites.items())):
+        out.append("  subgraph cluster_site_%d {" % i)
+        out.append("    label=%s; style=rounded; color=gray40;" % _q("site " + site))
+        for dom0, nodes in sorted(dom0s.items()):
+            out.append("    %s [shape=box3d, label=%s];" % (_q("dom0:" + dom0), _q(dom0 + "\\nVM container")))
+            for row in nodes:
+                color = "darkgreen" if row["domain"] == "running" and row["reachable"] else "red3"
+                label = "%s\\n%s %s\\n%s" % (row["name"], row["role"], row["overlay_ip"], row["domain"])
+                out.append("    %s [shape=box, style=rounded, color=%s, label=%s];" % (_q("vm:" + row["name"]), color, _q(label)))
+                out.append("    %s -> %s [arrowhead=none];" % (_q("dom0:" + dom0), _q("vm:" + row["name"])))
+        out.append("  }")
+    clusters = sorted(set(r["cluster"] for r in rows))
+    for cluster in clusters:
+        overlay = _q("overlay:" + cluster)
+        out.append("  %s [shape=ellipse, style=dashed, label=%s];" % (overlay, _q("N2N overlay " + cluster)))
+        dom0s = sorted(set(r["dom0"] for r in rows if r["cluster"] == cluster))
+        for dom0 in dom0s:
+            up = any(r["edge_up"] for r in rows if r["cluster"] == cluster and r["dom0"] == dom0)
+            out.append("  %s -> %s [dir=both, style=dashed, color=%s, label=%s];"
+                       % (_q("dom0:" + dom0), overlay, "blue" if up else "red3", _q("edge up" if up else "edge down")))
+        if supernode:
+            out.append("  %s -> %s [style=dotted, arrowhead=none];" % (overlay, _q("supernode")))
+    if supernode:
+        out.append("  %s [shape=diamond, label=%s];" % (_q("supernode"), _q("supernode\\n" + supernode)))
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+class FilterModule:
+    def filters(self):
+        return {"mvc_node_status": mvc_node_status, "mvc_topology_dot": mvc_topology_dot}

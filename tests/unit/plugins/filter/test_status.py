@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.cmc.mvc.plugins.filter.status import mvc_node_status, mvc_topology_dot
+
+PLAN = {
+    "cluster": {"name": "lab1"},
+    "nodes": [
+        {"name": "lab1-frontend", "role": "frontend", "site": "s1", "dom0": "vmc.s1", "overlay_ip": "10.200.0.1", "status": "deployed"},
+        {"name": "lab1-compute-0", "role": "compute", "site": "s2", "dom0": "vmc.s2", "overlay_ip": "10.200.0.2", "status": "deployed"},
+    ],
+    "edges": [{"dom0": "vmc.s1", "overlay_ip": "10.200.0.254"}, {"dom0": "vmc.s2", "overlay_ip": "10.200.0.253"}],
+}
+RUNNING = {"state": "running"}
+
+
+def test_rows_join_domain_edge_and_reachability():
+    live = {
+        "vmc.s1": {"domains": {"lab1-frontend": RUNNING}, "edges": [{"cluster": "lab1", "running": True}],
+                   "reached": ["10.200.0.1", "10.200.0.2"]},
+        "vmc.s2": {"domains": {}, "edges": [{"cluster": "lab1", "running": False}], "reached": ["10.200.0.1"]},
+    }
+    rows = mvc_node_status([PLAN], live)
+    front, compute = rows
+    assert front["domain"] == "running" and front["edge_up"] and front["reached_from"] == ["vmc.s1", "vmc.s2"]
+    assert compute["domain"] == "not running" and not compute["edge_up"]
+    assert compute["reachable"] and compute["reached_from"] == ["vmc.s1"]
+    assert compute["checked_from"] == ["vmc.s1", "vmc.s2"]
+
+
+def test_an_unreachable_dom0_is_reported_not_guessed():
+    rows = mvc_node_status([PLAN], {"vmc.s1": {"domains": {"lab1-frontend": RUNNING}, "edges": [], "reached": []}})
+    assert rows[1]["domain"].startswith("unknown") and not rows[1]["reachable"]
+    assert rows[1]["checked_from"] == ["vmc.s1"]
+
+
+def test_dot_draws_sites_containers_domains_and_overlay():
+    live = {"vmc.s1": {"domains": {"lab1-frontend": RUNNING}, "edges": [{"cluster": "lab1", "running": True}],
+                       "reached": ["10.200.0.1"]}}
+    dot = mvc_topology_dot(mvc_node_status([PLAN], live), "198.51.100.2:7654")
+    assert dot.startswith("digraph mvc {") and dot.rstrip().endswith("}")
+    assert 'label="site s1"' in dot and 'label="site s2"' in dot
+    assert '"dom0:vmc.s1" -> "vm:lab1-frontend"' in dot
+    assert '"vm:lab1-frontend" [shape=box, style=rounded, color=darkgreen' in dot
+    assert '"vm:lab1-compute-0" [shape=box, style=rounded, color=red3' in dot
+    assert '"dom0:vmc.s1" -> "overlay:lab1" [dir=both, style=dashed, color=blue, label="edge up"]' in dot
+    assert '"dom0:vmc.s2" -> "overlay:lab1" [dir=both, style=dashed, color=red3, label="edge down"]' in dot
+    assert '"supernode" [shape=diamond' in dot
+
+
+def test_bad_input_is_an_error():
+    with pytest.raises(AnsibleFilterError):
+        mvc_node_status({}, {})
+    with pytest.raises(AnsibleFilterError):
+        mvc_topology_dot("x")
