@@ -37,7 +37,7 @@ def mvc_node_status(clusters, live):
 
 
 def _q(text):
-    return '"%s"' % str(text).replace("\\", "\\\\").replace('"', '\\"')
+    return '"%s"' % str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def mvc_topology_dot(rows, supernode=None):
@@ -53,10 +53,10 @@ def mvc_topology_dot(rows, supernode=None):
         out.append("  subgraph cluster_site_%d {" % i)
         out.append("    label=%s; style=rounded; color=gray40;" % _q("site " + site))
         for dom0, nodes in sorted(dom0s.items()):
-            out.append("    %s [shape=box3d, label=%s];" % (_q("dom0:" + dom0), _q(dom0 + "\\nVM container")))
+            out.append("    %s [shape=box3d, label=%s];" % (_q("dom0:" + dom0), _q(dom0 + "\nVM container")))
             for row in nodes:
                 color = "darkgreen" if row["domain"] == "running" and row["reachable"] else "red3"
-                label = "%s\\n%s %s\\n%s" % (row["name"], row["role"], row["overlay_ip"], row["domain"])
+                label = "%s\n%s %s\n%s" % (row["name"], row["role"], row["overlay_ip"], row["domain"])
                 out.append("    %s [shape=box, style=rounded, color=%s, label=%s];" % (_q("vm:" + row["name"]), color, _q(label)))
                 out.append("    %s -> %s [arrowhead=none];" % (_q("dom0:" + dom0), _q("vm:" + row["name"])))
         out.append("  }")
@@ -72,7 +72,7 @@ def mvc_topology_dot(rows, supernode=None):
         if supernode:
             out.append("  %s -> %s [style=dotted, arrowhead=none];" % (overlay, _q("supernode")))
     if supernode:
-        out.append("  %s [shape=diamond, label=%s];" % (_q("supernode"), _q("supernode\\n" + supernode)))
+        out.append("  %s [shape=diamond, label=%s];" % (_q("supernode"), _q("supernode\n" + supernode)))
     out.append("}")
     return "\n".join(out) + "\n"
 
