@@ -89,7 +89,7 @@ def check_port(value, field="port"):
         port = int(value)
     except (TypeError, ValueError):
         raise N2NError(field, "expected a UDP port number, got %r" % (value,))
-    if not 1 <= port <= 65535 or str(value).strip() != str(port):
+    if not 1 <= port <= 65535 or str(value) != str(port):
         raise N2NError(field, "port %r out of range 1-65535" % (value,))
     return port
 

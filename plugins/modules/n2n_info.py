@@ -10,15 +10,13 @@ module: n2n_info
 short_description: Status of the cmc.mvc N2N edges and supernode on a host
 version_added: 0.1.0
 description:
-  - Reports the edges that the M(cmc.mvc.n2n_edge) role set up (one per virtual cluster,
-    C(mvc-n2n-edge@<cluster>.service)) and the supernode of the M(cmc.mvc.n2n_supernode) role
-    (C(mvc-n2n-supernode.service)).
+  - "Reports the edges that the R(cmc.mvc.n2n_edge,ansible_collections.cmc.mvc.n2n_edge_role) role set up, one per
+    virtual cluster as C(mvc-n2n-edge@<cluster>.service), and the supernode C(mvc-n2n-supernode.service)."
   - For each edge, whether its unit runs and is enabled, its community, TAP device, bridge, the bridge the TAP
     is a port of, addresses and MTU, and the installed N2N version.
   - The keys are never read into the result.
-  - Peers are not reported for N2N v1 (Debian's 1.3): it has no management interface and does not print its
-    peer table; C(peers) is then null. v2 and v3 edges have a management port, which this module does not query
-    yet.
+  - Peers are not reported. N2N v1 (Debian's 1.3) has no management interface and does not print its
+    peer table, so C(peers) is null. v2 and v3 edges have a management port, which this module does not query yet.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
 attributes:
