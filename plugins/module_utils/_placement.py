@@ -107,7 +107,7 @@ def place(hosts, nodes, policy="spread", sites=None, existing=None, frontend_sit
                 best_site = min(set(h["site"] for h in candidates), key=lambda s: (-quota[s], order[s])) \
                     if node["role"] != "frontend" else candidates[0]["site"]
             in_site = [h["name"] for h in candidates if h["site"] == best_site]
-            host = min(in_site, key=lambda n: (per_host[n], in_site.index(n)))
+            host = min(enumerate(in_site), key=lambda ih: (per_host[ih[1]], ih[0]))[1]
         assign(node, host)
     return result
 
