@@ -564,6 +564,9 @@ def register(conn, request, containers=None, pool=DEFAULT_POOL, prefix=DEFAULT_P
     else:
         hosts_changed = False
     hosts = _hosts(conn)
+    if not hosts:
+        raise InputError("vm_containers", "no VM container is known yet: give the hostvars of the cmc.mvc.rocks "
+                                          "group vm_containers")
     known_sites = sorted(set(h["site"] for h in hosts))
     _request.check_sites(req, known_sites)
     old = _cluster_row(conn, req["name"])

@@ -179,6 +179,11 @@ def test_pool_allocation_avoids_user_subnets_and_user_subnets_cannot_overlap(db)
     assert big["cluster"]["subnet"] == "10.200.4.0/23" and big["nodes"][-1]["overlay_ip"] == "10.200.5.45"
 
 
+def test_no_vm_containers_known(db):
+    with pytest.raises(m.InputError, match="^vm_containers: no VM container is known yet"):
+        register(db, request())
+
+
 def test_node_status_is_recorded(db):
     register(db, request(count=1), containers())
     out = register(db, request(count=1), node_status={"lab1-frontend": "deployed", "lab1-compute-0": "deployed"})
