@@ -26,8 +26,8 @@ def containers(sites=("osaka", "sdsc"), per_site=2, cpus=8, memory_mb=8192, disk
 
 
 def request(name="lab1", count=4, **kw):
-    req = {"name": name, "owner": kw.pop("owner", "alice"), "compute": {"count": count, "vcpus": 1, "memory_mb": 256,
-                                                                       "disk_gb": 2}}
+    compute = {"count": count, "vcpus": 1, "memory_mb": 256, "disk_gb": 2}
+    req = {"name": name, "owner": kw.pop("owner", "alice"), "compute": compute}
     req.update(kw)
     return req
 
