@@ -246,6 +246,29 @@ def test_uniqueness_is_enforced_by_the_database(db, table, column):
             conn.execute(t.update().where(t.c.id == second_id).values(**{column: first[column]}))
 
 
+def test_integrity_errors_retry_the_whole_transaction_then_fail_leaving_nothing(db):
+    calls = []
+
+    def flaky(conn):
+        calls.append(1)
+        conn.execute(m.T_SITES.insert().values(name="s1"))
+        if len(calls) < 3:
+            conn.execute(m.T_SITES.insert().values(name="s1"))  # the database refuses the duplicate
+        return len(calls)
+    assert db.run(flaky) == 3
+    assert [r["name"] for r in rows(db, m.T_SITES)] == ["s1"]
+    before = snapshot(db)
+    calls.clear()
+
+    def always(conn):
+        calls.append(1)
+        conn.execute(m.T_SITES.insert().values(name="s2"))
+        conn.execute(m.T_SITES.insert().values(name="s2"))
+    with pytest.raises(m.DBError):
+        db.run(always)
+    assert len(calls) == m.RETRIES and snapshot(db) == before
+
+
 def test_a_password_never_shows(tmp_path):
     url = "postgresql://mvc:s3cr3t-pw@127.0.0.1:1/mvc"
     d = m.Database(url)
