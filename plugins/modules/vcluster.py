@@ -118,6 +118,18 @@ EXAMPLES = r"""
   run_once: true
   register: mvc
 
+# hostvars also carry magic variables such as groups; on big sites pass only what vcluster reads.
+- name: Register, passing lean VM container records
+  cmc.mvc.vcluster:
+    request: "{{ vcluster }}"
+    vm_containers: >-
+      {{ groups['vm_containers'] | map('extract', hostvars) | map('dict2items')
+         | map('selectattr', 'key', 'in', ['inventory_hostname', 'mvc_site', 'mvc_free', 'mvc_rocks_name',
+                                           'mvc_private_ip', 'mvc_appliance'])
+         | map('items2dict') | list }}
+  delegate_to: localhost
+  run_once: true
+
 - name: Same, on a shared PostgreSQL database
   cmc.mvc.vcluster:
     request: "{{ vcluster }}"

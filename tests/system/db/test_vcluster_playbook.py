@@ -40,7 +40,11 @@ PLAYBOOK = """
       cmc.mvc.vcluster:
         request: "{{ vcluster }}"
         state: "{{ state | default('present') }}"
-        vm_containers: "{{ groups['vm_containers'] | map('extract', hostvars) | list }}"
+        vm_containers: >-
+          {{ groups['vm_containers'] | map('extract', hostvars) | map('dict2items')
+             | map('selectattr', 'key', 'in', ['inventory_hostname', 'mvc_site', 'mvc_free', 'mvc_appliance',
+                                               'mvc_rocks_name', 'mvc_private_ip'])
+             | map('items2dict') | list }}
       register: mvc
 
     - name: Fetch the key for the edges
