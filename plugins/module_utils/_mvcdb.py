@@ -206,9 +206,12 @@ class Database:
                     raise DBError("database %s does not exist" % path)
                 parent = os.path.dirname(path)
                 if parent and not os.path.isdir(parent):
-                    os.makedirs(parent, 0o700)
+                    os.makedirs(parent, 0o700, exist_ok=True)
                 # Created 0600 up front: SQLite itself would follow the umask. Its journals copy this mode.
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                try:
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                except FileExistsError:
+                    pass  # another process was first
             kwargs["connect_args"] = {"timeout": 60}
         else:
             self.path = None

@@ -32,3 +32,7 @@ def test_password_is_required_and_never_shown(db_url):
     except _mvcdb.DBError as exc:
         assert password not in str(exc) and "wrong-" not in str(exc)
     bad.dispose()
+
+
+def test_concurrent_migrations_of_an_empty_database(db_url):
+    unit.concurrent_migrations(db_url[0], db_url[1], n=6)

@@ -344,13 +344,50 @@ def concurrent_registrations(db, url, password=None, n=20):
     return outcomes
 
 
+def _migrator(url, password, barrier, queue):
+    barrier.wait()
+    d = None
+    try:
+        d = m.Database(url, password)  # on SQLite, all of them may find no file yet
+        queue.put(d.migrate())
+    except Exception as exc:  # pylint: disable=broad-except
+        queue.put("%s: %s" % (type(exc).__name__, exc))
+    finally:
+        if d is not None:
+            d.dispose()
+
+
+def concurrent_migrations(url, password=None, n=6):
+    """``n`` processes migrate one empty database at once: exactly one creates the schema, none fails."""
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(n)
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_migrator, args=(url, password, barrier, queue)) for _i in range(n)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _p in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert sorted(results, key=str) == sorted([(0, m.SCHEMA_VERSION)] + [(m.SCHEMA_VERSION, m.SCHEMA_VERSION)] * (n - 1),
+                                              key=str), results
+    d = m.Database(url, password)
+    assert d.current_version() == m.SCHEMA_VERSION
+    assert rows(d, m.T_META) == [{"id": 1, "schema_version": m.SCHEMA_VERSION}]
+    d.dispose()
+
+
+def test_concurrent_migrations(tmp_path):
+    concurrent_migrations(str(tmp_path / "new" / "mvc.sqlite"))
+    assert stat.S_IMODE((tmp_path / "new" / "mvc.sqlite").stat().st_mode) == 0o600
+
+
 def test_concurrent_registrations(db):
     outcomes = concurrent_registrations(db, str(db.url), n=12)
     assert any(o[2] == "ok" for o in outcomes) and any(o[2] == "error" for o in outcomes)
 
 
 GENERIC = [name for name in list(globals()) if name.startswith("test_") and name not in (
-    "test_a_password_never_shows", "test_concurrent_registrations")]
+    "test_a_password_never_shows", "test_concurrent_registrations", "test_concurrent_migrations")]
 
 
 # --- SQLite only ---------------------------------------------------------------------------------------
