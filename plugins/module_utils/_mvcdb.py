@@ -206,9 +206,12 @@ class Database:
                     raise DBError("database %s does not exist" % path)
                 parent = os.path.dirname(path)
                 if parent and not os.path.isdir(parent):
-                    os.makedirs(parent, 0o700)
+                    os.makedirs(parent, 0o700, exist_ok=True)
                 # Created 0600 up front: SQLite itself would follow the umask. Its journals copy this mode.
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                try:
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                except FileExistsError:
+                    pass  # another process was first
             kwargs["connect_args"] = {"timeout": 60}
         else:
             self.path = None
@@ -564,6 +567,9 @@ def register(conn, request, containers=None, pool=DEFAULT_POOL, prefix=DEFAULT_P
     else:
         hosts_changed = False
     hosts = _hosts(conn)
+    if not hosts:
+        raise InputError("vm_containers", "no VM container is known yet: give the hostvars of the cmc.mvc.rocks "
+                                          "group vm_containers")
     known_sites = sorted(set(h["site"] for h in hosts))
     _request.check_sites(req, known_sites)
     old = _cluster_row(conn, req["name"])

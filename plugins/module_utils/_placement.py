@@ -32,7 +32,7 @@ class PlacementError(ValueError):
 
 
 def _fits(node, free):
-    return all(node[n] <= free[h] for n, h, _d in RESOURCES)
+    return node["vcpus"] <= free["cpus"] and node["memory_mb"] <= free["memory_mb"] and node["disk_gb"] <= free["disk_gb"]
 
 
 def _take(node, free):
@@ -60,6 +60,9 @@ def place(hosts, nodes, policy="spread", sites=None, existing=None, frontend_sit
     allowed.sort(key=lambda h: sites.index(h["site"]))  # stable: keeps host order within a site
     free = dict((h["name"], {"cpus": h["cpus"], "memory_mb": h["memory_mb"], "disk_gb": h["disk_gb"]}) for h in allowed)
     site_of = dict((h["name"], h["site"]) for h in allowed)
+    by_site = {}
+    for h in allowed:
+        by_site.setdefault(h["site"], []).append(h)
     quota = dict(policy) if isinstance(policy, dict) else None
     if quota is not None and frontend_site is None:
         frontend_site = next(iter(quota), None) or (sites[0] if sites else None)
@@ -89,25 +92,28 @@ def place(hosts, nodes, policy="spread", sites=None, existing=None, frontend_sit
             assign(node, host)
 
     kept = set(result)
+    order = dict((s, i) for i, s in enumerate(sites))
     free0 = dict((h, dict(f)) for h, f in free.items())
     quota0 = dict(quota) if quota is not None else None
     for node in nodes:
         if node["name"] in result:
             continue
-        candidates = [h for h in allowed if h["site"] in allowed_sites(node) and _fits(node, free[h["name"]])]
-        if not candidates:
-            _fail(node, nodes, kept, allowed, free0, free, allowed_sites(node), quota0, frontend_site is not None)
+        where = allowed_sites(node)
         if policy == "pack":
-            host = candidates[0]["name"]
+            host = next((h["name"] for h in allowed if h["site"] in where and _fits(node, free[h["name"]])), None)
         else:
-            order = dict((s, i) for i, s in enumerate(sites))
+            host = None
             if quota is None:
-                best_site = min(set(h["site"] for h in candidates), key=lambda s: (per_site[s], order[s]))
+                ranked = sorted(where, key=lambda s: (per_site.get(s, 0), order.get(s, len(order))))
             else:
-                best_site = min(set(h["site"] for h in candidates), key=lambda s: (-quota[s], order[s])) \
-                    if node["role"] != "frontend" else candidates[0]["site"]
-            in_site = [h["name"] for h in candidates if h["site"] == best_site]
-            host = min(in_site, key=lambda n: (per_host[n], in_site.index(n)))
+                ranked = sorted(where, key=lambda s: (-quota.get(s, 0), order.get(s, len(order))))
+            for site in ranked:
+                in_site = [h["name"] for h in by_site.get(site, ()) if _fits(node, free[h["name"]])]
+                if in_site:
+                    host = min(enumerate(in_site), key=lambda ih: (per_host[ih[1]], ih[0]))[1]
+                    break
+        if host is None:
+            _fail(node, nodes, kept, allowed, free0, free, where, quota0, frontend_site is not None)
         assign(node, host)
     return result
 

@@ -14,16 +14,16 @@ description:
     allocates its overlay subnet, N2N community and random N2N key, places the frontend and compute nodes on
     VM containers across the sites, gives each node a MAC address (Xen OUI C(00:16:3e)) and an overlay IP, and
     registers it all. It returns the plan.
-  - Runs on the controller (use C(delegate_to: localhost) or a play on C(localhost)).
+  - Runs on the controller (delegate the task to C(localhost), or run it in a play on C(localhost)).
   - Re-running with the same request changes nothing. Changing it changes only what must change; nodes that
-    exist stay on their VM container with their MAC and address, and a smaller O(request.compute.count) removes
+    exist stay on their VM container with their MAC and address, and a smaller C(compute.count) removes
     the highest-numbered compute nodes.
   - The database is SQLite by default, or PostgreSQL or MariaDB/MySQL given by URL. Concurrent runs are
     serialized by a row lock (C(BEGIN IMMEDIATE) on SQLite); a transaction that loses a race on a unique
     constraint is retried a few times. A failed run leaves the database as it was.
   - A request subnet that overlaps any subnet already allocated is refused. Subnets from the pool are aligned
     blocks of O(overlay_prefix) bits, so pool allocations cannot overlap each other.
-  - The N2N key is stored in the database (protect it: the SQLite file is created with mode C(0600)). It is
+  - The N2N key is stored in the database, so protect it (the SQLite file is created with mode C(0600)). It is
     never shown in diffs and returned only with O(return_key=true).
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
@@ -33,13 +33,13 @@ requirements:
   - psycopg (3) for PostgreSQL, pymysql for MariaDB/MySQL
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Shows the plan and writes nothing (the whole transaction is rolled back).
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The cluster, its nodes and edges before and after; never the N2N key.
-  platform:
-    platforms: posix
 options:
   request:
     description:
@@ -50,11 +50,11 @@ options:
         and optionally C(site)), C(compute) (C(count), C(vcpus), C(memory_mb), C(disk_gb), defaults 0, 1, 256,
         2), C(sites) (sites to use in order of preference; default every site with VM containers),
         C(placement), C(os) (default C(debian-12)), C(packages), C(users) (each C(name) and C(ssh_keys)).
-      - C(placement) V(spread) balances nodes across sites, then across the hosts of a site; V(pack) fills
+      - "C(placement) V(spread) balances nodes across sites, then across the hosts of a site; V(pack) fills
         hosts in order. A mapping of site to count, such as C({osaka: 2, sdsc: 2}), places exactly that many
         B(compute) nodes per site; the counts must add up to C(compute.count). The frontend is not counted
-        there: it goes to C(frontend.site), else to the first site of the mapping.
-      - Any error names the field at fault, for example C(vcluster.compute.count: must be an integer >= 0, got -1).
+        there: it goes to C(frontend.site), else to the first site of the mapping."
+      - "Any error names the field at fault, for example C(vcluster.compute.count: must be an integer >= 0, got -1)."
       - With O(state=absent) only C(name) is used.
     type: dict
     required: true
@@ -71,14 +71,11 @@ options:
         controller; it is created with mode C(0600), in a directory of mode C(0700).
       - Give the password in O(database_password), not in the URL. A password in the URL is masked in
         everything the module returns, but Ansible may log module arguments to the controller's journal.
+      - When not set, the environment variable C(CMC_MVC_DATABASE) is used.
     type: str
-    env:
-      - name: CMC_MVC_DATABASE
   database_password:
-    description: Password for the database URL.
+    description: Password for the database URL. When not set, the environment variable C(CMC_MVC_DATABASE_PASSWORD) is used.
     type: str
-    env:
-      - name: CMC_MVC_DATABASE_PASSWORD
   vm_containers:
     description:
       - The VM containers, as the hostvars that the C(cmc.mvc.rocks) inventory gives them (C(inventory_hostname)
@@ -120,6 +117,18 @@ EXAMPLES = r"""
   delegate_to: localhost
   run_once: true
   register: mvc
+
+# hostvars also carry magic variables such as groups; on big sites pass only what vcluster reads.
+- name: Register, passing lean VM container records
+  cmc.mvc.vcluster:
+    request: "{{ vcluster }}"
+    vm_containers: >-
+      {{ groups['vm_containers'] | map('extract', hostvars) | map('dict2items')
+         | map('selectattr', 'key', 'in', ['inventory_hostname', 'mvc_site', 'mvc_free', 'mvc_rocks_name',
+                                           'mvc_private_ip', 'mvc_appliance'])
+         | map('items2dict') | list }}
+  delegate_to: localhost
+  run_once: true
 
 - name: Same, on a shared PostgreSQL database
   cmc.mvc.vcluster:

@@ -26,8 +26,8 @@ def containers(sites=("osaka", "sdsc"), per_site=2, cpus=8, memory_mb=8192, disk
 
 
 def request(name="lab1", count=4, **kw):
-    req = {"name": name, "owner": kw.pop("owner", "alice"), "compute": {"count": count, "vcpus": 1, "memory_mb": 256,
-                                                                       "disk_gb": 2}}
+    compute = {"count": count, "vcpus": 1, "memory_mb": 256, "disk_gb": 2}
+    req = {"name": name, "owner": kw.pop("owner", "alice"), "compute": compute}
     req.update(kw)
     return req
 
@@ -179,6 +179,11 @@ def test_pool_allocation_avoids_user_subnets_and_user_subnets_cannot_overlap(db)
     assert big["cluster"]["subnet"] == "10.200.4.0/23" and big["nodes"][-1]["overlay_ip"] == "10.200.5.45"
 
 
+def test_no_vm_containers_known(db):
+    with pytest.raises(m.InputError, match="^vm_containers: no VM container is known yet"):
+        register(db, request())
+
+
 def test_node_status_is_recorded(db):
     register(db, request(count=1), containers())
     out = register(db, request(count=1), node_status={"lab1-frontend": "deployed", "lab1-compute-0": "deployed"})
@@ -239,6 +244,29 @@ def test_uniqueness_is_enforced_by_the_database(db, table, column):
         with db.engine.begin() as conn:
             second_id = conn.execute(sa.select(sa.func.max(t.c.id))).scalar()
             conn.execute(t.update().where(t.c.id == second_id).values(**{column: first[column]}))
+
+
+def test_integrity_errors_retry_the_whole_transaction_then_fail_leaving_nothing(db):
+    calls = []
+
+    def flaky(conn):
+        calls.append(1)
+        conn.execute(m.T_SITES.insert().values(name="s1"))
+        if len(calls) < 3:
+            conn.execute(m.T_SITES.insert().values(name="s1"))  # the database refuses the duplicate
+        return len(calls)
+    assert db.run(flaky) == 3
+    assert [r["name"] for r in rows(db, m.T_SITES)] == ["s1"]
+    before = snapshot(db)
+    calls.clear()
+
+    def always(conn):
+        calls.append(1)
+        conn.execute(m.T_SITES.insert().values(name="s2"))
+        conn.execute(m.T_SITES.insert().values(name="s2"))
+    with pytest.raises(m.DBError):
+        db.run(always)
+    assert len(calls) == m.RETRIES and snapshot(db) == before
 
 
 def test_a_password_never_shows(tmp_path):
@@ -316,13 +344,50 @@ def concurrent_registrations(db, url, password=None, n=20):
     return outcomes
 
 
+def _migrator(url, password, barrier, queue):
+    barrier.wait()
+    d = None
+    try:
+        d = m.Database(url, password)  # on SQLite, all of them may find no file yet
+        queue.put(d.migrate())
+    except Exception as exc:  # pylint: disable=broad-except
+        queue.put("%s: %s" % (type(exc).__name__, exc))
+    finally:
+        if d is not None:
+            d.dispose()
+
+
+def concurrent_migrations(url, password=None, n=6):
+    """``n`` processes migrate one empty database at once: exactly one creates the schema, none fails."""
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(n)
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_migrator, args=(url, password, barrier, queue)) for _i in range(n)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _p in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert sorted(results, key=str) == sorted([(0, m.SCHEMA_VERSION)] + [(m.SCHEMA_VERSION, m.SCHEMA_VERSION)] * (n - 1),
+                                              key=str), results
+    d = m.Database(url, password)
+    assert d.current_version() == m.SCHEMA_VERSION
+    assert rows(d, m.T_META) == [{"id": 1, "schema_version": m.SCHEMA_VERSION}]
+    d.dispose()
+
+
+def test_concurrent_migrations(tmp_path):
+    concurrent_migrations(str(tmp_path / "new" / "mvc.sqlite"))
+    assert stat.S_IMODE((tmp_path / "new" / "mvc.sqlite").stat().st_mode) == 0o600
+
+
 def test_concurrent_registrations(db):
     outcomes = concurrent_registrations(db, str(db.url), n=12)
     assert any(o[2] == "ok" for o in outcomes) and any(o[2] == "error" for o in outcomes)
 
 
 GENERIC = [name for name in list(globals()) if name.startswith("test_") and name not in (
-    "test_a_password_never_shows", "test_concurrent_registrations")]
+    "test_a_password_never_shows", "test_concurrent_registrations", "test_concurrent_migrations")]
 
 
 # --- SQLite only ---------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from ansible_collections.cmc.mvc.plugins.module_utils import _placement as pl
 
 RES = (("vcpus", "cpus"), ("memory_mb", "memory_mb"), ("disk_gb", "disk_gb"))
 SITES = ["osaka", "sdsc", "ucsd", "nchc"]
-settings.register_profile("mvc", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("mvc")
+# Per test, not a global profile: other test modules keep their own settings.
+MVC = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def host_list(draw_sizes):
@@ -51,6 +51,7 @@ def assert_within(hosts, nodes, result):
             assert used[h["name"]][hres] == 0 or used[h["name"]][hres] <= h[hres], (h, used[h["name"]])
 
 
+@MVC
 @given(hosts=hosts_st, count=st.integers(0, 12), fe=size_st, cn=size_st,
        policy=st.sampled_from(["spread", "pack"]))
 def test_never_exceeds_free_capacity_and_errors_say_the_shortfall(hosts, count, fe, cn, policy):
@@ -76,6 +77,7 @@ def test_never_exceeds_free_capacity_and_errors_say_the_shortfall(hosts, count, 
     assert_within(hosts, nodes, result)
 
 
+@MVC
 @given(hosts=hosts_st, count=st.integers(0, 12), cn=size_st, policy=st.sampled_from(["spread", "pack"]))
 def test_identical_nodes_always_fit_when_the_hosts_can_take_them(hosts, count, cn, policy):
     nodes = cluster(count, cn, cn)
@@ -89,6 +91,7 @@ def test_identical_nodes_always_fit_when_the_hosts_can_take_them(hosts, count, c
         assert_within(hosts, nodes, result)
 
 
+@MVC
 @given(n_sites=st.integers(1, 4), per_site=st.integers(1, 4), count=st.integers(0, 30))
 def test_spread_balances_sites_then_hosts(n_sites, per_site, count):
     hosts = [dict(name="h%d-%d" % (s, i), site=SITES[s], cpus=64, memory_mb=1 << 20, disk_gb=10000)
@@ -105,6 +108,7 @@ def test_spread_balances_sites_then_hosts(n_sites, per_site, count):
         assert max(hc) - min(hc) <= 1
 
 
+@MVC
 @given(hosts=st.lists(st.integers(0, 10), min_size=1, max_size=8), count=st.integers(0, 25))
 def test_pack_fills_hosts_in_order(hosts, count):
     hosts = [dict(name="h%d" % i, site=SITES[i % 2], cpus=c, memory_mb=1 << 20, disk_gb=1000) for i, c in enumerate(hosts)]
@@ -121,6 +125,7 @@ def test_pack_fills_hosts_in_order(hosts, count):
         assert used[h["name"]] == 0
 
 
+@MVC
 @given(quota=st.dictionaries(st.sampled_from(SITES), st.integers(0, 6), min_size=1, max_size=4),
        per_site=st.integers(1, 3), spare=st.booleans())
 def test_per_site_counts_are_honoured(quota, per_site, spare):
@@ -143,6 +148,7 @@ def test_per_site_counts_are_honoured(quota, per_site, spare):
     assert site_of[result["c-frontend"]] == next(iter(quota))
 
 
+@MVC
 @given(hosts=hosts_st, count=st.integers(1, 10), delta=st.integers(-10, 10), policy=st.sampled_from(["spread", "pack"]))
 def test_replanning_keeps_existing_nodes_in_place(hosts, count, delta, policy):
     before = cluster(count, (1, 256, 2), (1, 256, 2))
