@@ -131,7 +131,14 @@ if HAS_SQLALCHEMY:
         sa.Column("overlay_ip", sa.String(15), nullable=False, unique=True),
         sa.UniqueConstraint("cluster_id", "host_id", name="mvc_edges_cluster_host"),
     )
-    V1_TABLES = [T_META, T_SITES, T_HOSTS, T_CLUSTERS, T_SUBNETS, T_NODES, T_EDGES]
+    # Every overlay address in use, of nodes and edges alike: one unique constraint across both.
+    T_ADDRESSES = sa.Table(
+        "mvc_overlay_addresses", metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("cluster_id", sa.Integer, sa.ForeignKey("mvc_clusters.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("ip", sa.String(15), nullable=False, unique=True),
+    )
+    V1_TABLES = [T_META, T_SITES, T_HOSTS, T_CLUSTERS, T_SUBNETS, T_NODES, T_EDGES, T_ADDRESSES]
 
 
 def _migrate_v1(conn):
@@ -621,9 +628,11 @@ def register(conn, request, containers=None, pool=DEFAULT_POOL, prefix=DEFAULT_P
             "vcluster.overlay.subnet" if req["overlay"]["subnet"] else "vcluster.compute.count",
             "%s holds %d addresses; the cluster needs %d (%d nodes and %d N2N edges, one per Dom0)"
             % (net, addr.usable_hosts(net), len(new_nodes) + len(dom0s), len(new_nodes), len(dom0s)))
-    old_edge_ip = dict((e["dom0"], e["overlay_ip"]) for e in old_edges if e["dom0"] in dom0s)
-    edge_ips = set(old_edge_ip.values())
     node_ips = set(n["overlay_ip"] for n in new_nodes)
+    # An edge keeps its address unless a node (numbered from the bottom) now needs it.
+    old_edge_ip = dict((e["dom0"], e["overlay_ip"]) for e in old_edges
+                       if e["dom0"] in dom0s and e["overlay_ip"] not in node_ips)
+    edge_ips = set(old_edge_ip.values())
     new_edges = []
     top = addr.usable_hosts(net) - 1
     for d in dom0s:
@@ -691,6 +700,13 @@ def _sync_children(conn, cid, old_nodes, new_nodes, old_edges, new_edges):
              for d, e in new_edge.items() if d not in old_edge]
     if fresh:
         conn.execute(T_EDGES.insert(), fresh)
+    old_ips = set(n["overlay_ip"] for n in old_nodes) | set(e["overlay_ip"] for e in old_edges)
+    new_ips = set(n["overlay_ip"] for n in new_nodes) | set(e["overlay_ip"] for e in new_edges)
+    if old_ips - new_ips:
+        conn.execute(T_ADDRESSES.delete().where(T_ADDRESSES.c.cluster_id == cid,
+                                                T_ADDRESSES.c.ip.in_(sorted(old_ips - new_ips))))
+    if new_ips - old_ips:
+        conn.execute(T_ADDRESSES.insert(), [{"cluster_id": cid, "ip": ip} for ip in sorted(new_ips - old_ips)])
 
 
 def unregister(conn, name):
@@ -701,7 +717,7 @@ def unregister(conn, name):
         return None
     plan = _plan(old, _nodes(conn, [old["id"]]), _edges(conn, old["id"]))
     # Children first: not every server enforces ON DELETE CASCADE the same way.
-    for table in (T_NODES, T_EDGES, T_SUBNETS):
+    for table in (T_NODES, T_EDGES, T_ADDRESSES, T_SUBNETS):
         conn.execute(table.delete().where(table.c.cluster_id == old["id"]))
     conn.execute(T_CLUSTERS.delete().where(T_CLUSTERS.c.id == old["id"]))
     return plan

@@ -240,6 +240,8 @@ def main():
         url = _mvcdb.make_url(p["database"], p["database_password"])
         if url.password:
             module.no_log_values.add(url.password)
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            raise _mvcdb.InputError("database", "an in-memory SQLite database would keep nothing; give a file")
         result["database"] = _mvcdb.masked_url(url)
         db = open_database(module, p)
         if p["state"] == "present":

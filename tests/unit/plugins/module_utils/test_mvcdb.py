@@ -164,6 +164,7 @@ def test_absent_frees_everything(db):
     assert db.run(lambda conn: m.unregister(conn, "one")) is None
     assert len(rows(db, m.T_CLUSTERS)) == 1 and len(rows(db, m.T_SUBNETS)) == 1
     assert len(rows(db, m.T_NODES)) == 3 and len(rows(db, m.T_EDGES)) == len(set(r["host_id"] for r in rows(db, m.T_NODES)))
+    assert len(rows(db, m.T_ADDRESSES)) == 3 + len(rows(db, m.T_EDGES))
     three = register(db, request("three", count=2), containers())["plan"]
     assert three["cluster"]["subnet"] == one["cluster"]["subnet"]  # the first free block again
 
@@ -182,6 +183,27 @@ def test_pool_allocation_avoids_user_subnets_and_user_subnets_cannot_overlap(db)
 def test_no_vm_containers_known(db):
     with pytest.raises(m.InputError, match="^vm_containers: no VM container is known yet"):
         register(db, request())
+
+
+def test_a_full_subnet_reuses_addresses_without_clashes(db):
+    # /29 holds 6 addresses: nodes count up from the bottom, edges down from the top.
+    conts = containers(sites=("osaka", "sdsc", "tokyo"), per_site=1)
+    net = {"subnet": "10.210.0.0/29"}
+    first = register(db, request(count=2, overlay=net, placement={"osaka": 1, "sdsc": 1},
+                                 frontend={"site": "tokyo"}), conts)["plan"]
+    assert [e["overlay_ip"] for e in first["edges"]] == ["10.210.0.6", "10.210.0.5", "10.210.0.4"]
+    # Everything on tokyo now: compute-2 needs .4, which tokyo's edge had; the edge moves, the nodes stay.
+    plan = register(db, request(count=4, overlay=net, placement={"tokyo": 4}, frontend={"site": "tokyo"}), conts)["plan"]
+    ips = [n["overlay_ip"] for n in plan["nodes"]] + [e["overlay_ip"] for e in plan["edges"]]
+    assert len(ips) == len(set(ips)) == 6 and plan["edges"][0]["overlay_ip"] == "10.210.0.6"
+    assert sorted(r["ip"] for r in rows(db, m.T_ADDRESSES)) == sorted(ips)
+
+
+def test_node_and_edge_addresses_are_unique_together_in_the_database(db):
+    plan = register(db, request(count=1), containers())["plan"]
+    with pytest.raises(sa.exc.IntegrityError):
+        with db.engine.begin() as conn:
+            conn.execute(m.T_ADDRESSES.insert().values(cluster_id=1, ip=plan["nodes"][0]["overlay_ip"]))
 
 
 def test_node_status_is_recorded(db):
@@ -233,7 +255,8 @@ def test_refusals_name_the_field_and_leave_the_database_unchanged(db, label, req
 
 @pytest.mark.parametrize("table, column", [
     ("mvc_clusters", "name"), ("mvc_clusters", "community"), ("mvc_nodes", "name"), ("mvc_nodes", "mac"),
-    ("mvc_nodes", "overlay_ip"), ("mvc_overlay_subnets", "subnet"), ("mvc_edges", "overlay_ip")])
+    ("mvc_nodes", "overlay_ip"), ("mvc_overlay_subnets", "subnet"), ("mvc_edges", "overlay_ip"),
+    ("mvc_overlay_addresses", "ip")])
 def test_uniqueness_is_enforced_by_the_database(db, table, column):
     register(db, request("one", count=1), containers())
     register(db, request("two", count=1), containers())
@@ -329,6 +352,8 @@ def concurrent_registrations(db, url, password=None, n=20):
     for col in ("name", "mac", "overlay_ip"):
         values = [n[col] for n in nodes]
         assert len(values) == len(set(values)), col
+    addresses = [r["ip"] for r in rows(db, m.T_ADDRESSES)]
+    assert sorted(addresses) == sorted([n["overlay_ip"] for n in nodes] + [e["overlay_ip"] for e in rows(db, m.T_EDGES)])
     subnets = [netaddr.IPNetwork(r["subnet"]) for r in rows(db, m.T_SUBNETS)]
     assert len(subnets) == len(clusters)
     for i, a in enumerate(subnets):

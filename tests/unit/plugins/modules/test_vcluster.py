@@ -114,3 +114,8 @@ def test_database_password_never_in_output(capsys):
     assert out["database"] == "postgresql+psycopg://mvc:***@127.0.0.1:1/mvc"
     out = run(capsys, request=REQUEST, database="postgresql://mvc:pw-S3cret2@127.0.0.1:1/mvc")
     assert out["rc"] == 1 and "pw-S3cret2" not in json.dumps(out)
+
+
+def test_an_in_memory_database_is_refused(capsys):
+    out = run(capsys, request=REQUEST, vm_containers=CONTAINERS, database="sqlite://")
+    assert out["rc"] == 1 and out["msg"].startswith("database: an in-memory SQLite database")
