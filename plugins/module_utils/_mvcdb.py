@@ -34,6 +34,7 @@ else:
     SQLALCHEMY_IMPORT_ERROR = None
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _addressing as addr
+from ansible_collections.cmc.mvc.plugins.module_utils import _n2n
 from ansible_collections.cmc.mvc.plugins.module_utils import _placement
 from ansible_collections.cmc.mvc.plugins.module_utils import _request
 
@@ -445,7 +446,7 @@ def _plan(cluster, nodes, edges, with_key=False):
         "cluster": {
             "name": cluster["name"], "owner": cluster["owner"], "subnet": str(net.cidr),
             "netmask": str(net.netmask), "prefix": net.prefixlen, "community": cluster["community"],
-            "bridge": "mvc-%s" % cluster["name"], "status": cluster["status"], "os": req["os"],
+            "bridge": _n2n.ifname("mvc-", cluster["name"]), "status": cluster["status"], "os": req["os"],
             "packages": req["packages"], "users": req["users"], "placement": req["placement"],
             "sites": sorted(set(n["site"] for n in nodes)), "request_digest": cluster["request_digest"],
         },
@@ -559,6 +560,20 @@ def _comparable(plan):
         return {}
     return {"cluster": dict((k, v) for k, v in plan["cluster"].items() if k != "request_digest"),
             "nodes": plan["nodes"], "edges": plan["edges"]}
+
+
+def removed_parts(before, after):
+    """What a change takes away from the hosts: nodes gone or moved (at their old Dom0), and edges gone.
+
+    ``before`` and ``after`` are plans (or empty). A deploy destroys these before it builds the new plan.
+    """
+    before = before or {}
+    after_nodes = dict((n["name"], n) for n in (after or {}).get("nodes", []))
+    after_edges = set(e["dom0"] for e in (after or {}).get("edges", []))
+    nodes = [n for n in before.get("nodes", [])
+             if n["name"] not in after_nodes or after_nodes[n["name"]]["dom0"] != n["dom0"]]
+    edges = [e for e in before.get("edges", []) if e["dom0"] not in after_edges]
+    return {"nodes": nodes, "edges": edges}
 
 
 def register(conn, request, containers=None, pool=DEFAULT_POOL, prefix=DEFAULT_PREFIX, node_status=None,

@@ -166,7 +166,7 @@ vcluster:
   contains:
     cluster:
       description:
-        - C(name), C(owner), C(subnet), C(netmask), C(prefix), C(community), C(bridge) (C(mvc-<name>)),
+        - C(name), C(owner), C(subnet), C(netmask), C(prefix), C(community), C(bridge) (C(mvc-<name>), shortened with a hash past 15 characters as M(cmc.mvc.n2n_edge) does),
           C(status), C(os), C(packages), C(users), C(placement), C(sites), C(request_digest).
       type: dict
       sample: {"name": "lab1", "subnet": "10.200.0.0/24", "community": "lab1", "bridge": "mvc-lab1"}
@@ -183,6 +183,13 @@ vcluster:
       description: One N2N edge per Dom0 that hosts a node, with C(dom0), C(site), C(overlay_ip), C(overlay_prefix).
       type: list
       elements: dict
+removed:
+  description:
+    - What this run took away, for the hosts to undo - C(nodes) removed from the cluster or moved to another
+      VM container (as they were, with their old C(dom0)), and C(edges) of Dom0s that no longer host a node.
+  returned: always
+  type: dict
+  sample: {"nodes": [{"name": "lab1-compute-3", "dom0": "vm-container-0-1.sdsc"}], "edges": []}
 n2n_key:
   description: The N2N key of the cluster.
   returned: when O(return_key=true) and O(state=present)
@@ -251,11 +258,13 @@ def main():
             plan = out["plan"]
             if p["return_key"]:
                 result["n2n_key"] = plan.pop("n2n_key")
-            result.update(changed=out["changed"], vcluster=plan)
+            result.update(changed=out["changed"], vcluster=plan,
+                          removed=_mvcdb.removed_parts(out["before"], out["after"]))
             before, after = out["before"], out["after"]
         else:
             removed = db.run(lambda conn: _mvcdb.unregister(conn, p["request"]["name"]), check_mode=module.check_mode)
-            result.update(changed=removed is not None, vcluster=removed or {})
+            result.update(changed=removed is not None, vcluster=removed or {},
+                          removed=_mvcdb.removed_parts(removed, None))
             before, after = _mvcdb._comparable(removed), {}
         if module._diff:
             result["diff"] = {"before": before, "after": after}

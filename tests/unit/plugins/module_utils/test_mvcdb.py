@@ -4,6 +4,7 @@
 MariaDB servers, through the ``db`` and ``db_url`` fixtures it defines there."""
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -476,3 +477,24 @@ def test_long_names_get_a_short_unique_community():
     c = m.community_for(long, set())
     assert len(c) == 16 and c.startswith("a" * 11 + "-")
     assert m.community_for("lab1", {"lab1"}) != "lab1"
+
+
+def test_removed_parts_name_what_a_shrink_or_move_takes_away(db):
+    first = register(db, request(count=4), containers())
+    assert m.removed_parts(first["before"], first["after"]) == {"nodes": [], "edges": []}
+    shrunk = register(db, request(count=1), containers())
+    gone = m.removed_parts(shrunk["before"], shrunk["after"])
+    assert [n["name"] for n in gone["nodes"]] == ["lab1-compute-1", "lab1-compute-2", "lab1-compute-3"]
+    old = dict((n["name"], n["dom0"]) for n in first["plan"]["nodes"])
+    assert all(n["dom0"] == old[n["name"]] for n in gone["nodes"])
+    kept = set(e["dom0"] for e in shrunk["plan"]["edges"])
+    assert sorted(e["dom0"] for e in gone["edges"]) == sorted(set(old.values()) - kept)
+    moved = {"nodes": [dict(n, dom0="elsewhere") for n in shrunk["after"]["nodes"]], "edges": []}
+    assert [n["dom0"] for n in m.removed_parts(moved, shrunk["after"])["nodes"]] == ["elsewhere", "elsewhere"]
+    assert m.removed_parts(shrunk["after"], None)["nodes"] == shrunk["after"]["nodes"]
+
+
+def test_a_long_cluster_name_gets_the_bridge_name_the_edge_role_makes(db):
+    plan = register(db, request(name="averylongclustername", count=1), containers())["plan"]
+    assert plan["cluster"]["bridge"] == "mvc-averyl-%s" % hashlib.sha1(b"averylongclustername").hexdigest()[:4]
+    assert len(plan["cluster"]["bridge"]) == 15
