@@ -29,15 +29,22 @@ def node(tmp_path_factory):
     work = tmp_path_factory.mktemp("guest_os")
     disk = work / "lab1-c01.img"
     subprocess.run(["truncate", "-s", "1G", str(disk)], check=True)
-    modules = work / "modules" / "6.1.0-99-amd64" / "kernel" / "drivers"
-    modules.mkdir(parents=True)
-    (modules / "xen-netfront.ko").write_text("module stand-in: only its copy into the guest is checked\n")
+    release = work / "modules" / "6.1.0-99-amd64"
+    for path in ("kernel/drivers/net/xen-netfront.ko", "kernel/drivers/block/xen-blkfront.ko", "kernel/fs/big.ko"):
+        (release / path).parent.mkdir(parents=True, exist_ok=True)
+        (release / path).write_text("module stand-in: only which modules reach the guest is checked\n")
+    for index in ("modules.order", "modules.builtin", "modules.builtin.modinfo"):
+        (release / index).write_text("")
+    # mkinitramfs needs the real kernel's modules; it runs on the lab's Dom0s. Here the initrd exists already.
+    initrd = work / "initrd" / "initrd.img-6.1.0-99-amd64"
+    initrd.parent.mkdir()
+    initrd.write_text("initrd stand-in\n")
     variables = dict(
         guest_os_hostname="lab1-c01", guest_os_cluster="lab1", guest_os_address="10.200.1.3/24",
         guest_os_mac="00:16:3E:01:02:03", guest_os_disk=str(disk), guest_os_build_on="controller",
         guest_os_cache_dir=str(work / "dom0-cache"), guest_os_state_dir=str(work / "state"),
         guest_os_kernel_release="6.1.0-99-amd64", guest_os_modules_dir=str(work / "modules"),
-        guest_os_packages=["bc"], guest_os_mtu=1400,
+        guest_os_initrd_dir=str(initrd.parent), guest_os_packages=["bc"], guest_os_mtu=1400,
         guest_os_users=[dict(name="alice", ssh_keys=[KEY], sudo=True), dict(name="bob", ssh_keys=[])],
         guest_os_hosts=[dict(name="lab1-fe", ip="10.200.1.2"), dict(name="lab1-c01", ip="10.200.1.3"),
                         dict(name="lab1-c02", ip="10.200.1.4")],
@@ -63,7 +70,10 @@ def test_the_disk_holds_the_node_identity_and_network(node):
     assert "MTUBytes=1400" in network
     assert "systemd-networkd.service" in debugfs(node["disk"], "ls /etc/systemd/system/multi-user.target.wants")
     assert "/dev/xvda\t/\text4" in debugfs(node["disk"], "cat /etc/fstab")
-    assert "xen-netfront.ko" in debugfs(node["disk"], "ls /lib/modules/6.1.0-99-amd64/kernel/drivers")
+    assert "xen-netfront.ko" in debugfs(node["disk"], "ls /lib/modules/6.1.0-99-amd64/kernel/drivers/net")
+    assert "xen-blkfront.ko" in debugfs(node["disk"], "ls /lib/modules/6.1.0-99-amd64/kernel/drivers/block")
+    assert "fs" not in debugfs(node["disk"], "ls /lib/modules/6.1.0-99-amd64/kernel").split()
+    assert "kernel/drivers/net/xen-netfront.ko:" in debugfs(node["disk"], "cat /lib/modules/6.1.0-99-amd64/modules.dep")
 
 
 def test_users_get_their_keys_and_sudo_only_when_asked(node):
@@ -88,7 +98,8 @@ def test_each_node_gets_its_own_host_keys(node, tmp_path):
     listing = subprocess.run(["tar", "-tzf", str(node["work"] / "dom0-cache" / golden[0])], check=True,
                              capture_output=True, text=True).stdout
     assert "ssh_host_" not in listing and "./etc/machine-id" in listing
-    assert "ssh_host_ed25519_key.pub" in debugfs(node["disk"], "ls /etc/ssh")
+    keys = debugfs(node["disk"], "ls /etc/ssh")
+    assert "ssh_host_ed25519_key.pub" in keys and "ssh_host_ecdsa_key.pub" in keys and "ssh_host_rsa_key" not in keys
 
 
 def test_a_second_run_changes_nothing_and_leaves_no_staging_tree(node):
