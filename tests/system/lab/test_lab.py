@@ -195,3 +195,30 @@ def test_zz_down_leaves_nothing(lab):
     # Nothing that down does not know about: a second down has nothing to do.
     assert "nothing to do" in helper.down().stdout
     assert os.path.isfile(os.path.join(lab["image"], "dom0.img"))  # the cached image stays
+
+
+def test_zz_missing_package_is_named_and_nothing_is_made(lab_session, tmp_path):
+    # A PATH with python3 and the sbin tools only: no qemu, ssh or gzip.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    os.symlink(sh(["sh", "-c", "command -v python3"]).stdout.strip(), str(bindir / "python3"))
+    env = dict(os.environ, PATH="%s:/usr/sbin:/sbin" % bindir, MVC_LAB_STATE=str(tmp_path / "state"))
+    p = sh([MVC_LAB, "up", "--sites", "1"], check=False, env=env)
+    assert p.returncode == 1
+    assert "missing Debian package(s):" in p.stderr and "qemu-system-x86" in p.stderr and "openssh-client" in p.stderr
+    assert not (tmp_path / "state").exists()
+    assert _lab_traces() == ([], [], [])
+
+
+def test_zz_vm_missing_its_boot_deadline_is_named_with_its_console_and_nothing_remains(lab_session, tmp_path):
+    assert lab_session.status() == {"up": False}  # after test_zz_down_leaves_nothing
+    env = dict(os.environ, MVC_LAB_STATE=str(tmp_path / "state"))
+    p = sh([MVC_LAB, "up", "--sites", "1", "--accel", "tcg", "--boot-timeout", "8"], check=False, env=env,
+           timeout=600)
+    assert p.returncode == 1, p.stdout
+    assert "VM container vm-container-0-0.osaka (10.1.255.254 at site osaka): did not answer SSH" in p.stderr, p.stderr
+    assert "Last lines of its console log" in p.stderr
+    assert "Xen" in p.stderr or "xen" in p.stderr  # the console tail really is Xen's output
+    assert "removing everything this run made" in p.stderr
+    assert _lab_traces() == ([], [], [])
+    assert not (tmp_path / "state").exists()
