@@ -40,5 +40,5 @@ done
 echo "domu-ping: $ok after $(( $(date +%s) - t0 ))s"
 xl list
 domid=$(xl domid mvc-lab-test)
-echo "bridge-ports: $(ls /sys/class/net/xenbr0/brif | tr '\n' ' ')"
+echo "bridge-ports: $(cd /sys/class/net/xenbr0/brif && echo *)"
 echo "vif-carrier: $(cat "/sys/class/net/vif$domid.0/carrier")"
