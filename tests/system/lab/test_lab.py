@@ -19,8 +19,8 @@ def sh(argv, check=True, timeout=300, env=None):
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False, timeout=timeout,
                        env=env)
     if check:
-        assert p.returncode == 0, "%s failed (%d):\n%s\n%s" % (" ".join(argv), p.returncode, p.stdout[-3000:],
-                                                              p.stderr[-3000:])
+        assert p.returncode == 0, "%s failed (%d):\n%s\n%s" % (
+            " ".join(argv), p.returncode, p.stdout[-3000:], p.stderr[-3000:])
     return p
 
 
