@@ -35,12 +35,15 @@ def client_key(workdir):
 
 
 class StandinFrontend:
-    def __init__(self, workdir, name, address, data=None, version="7", pubkey=""):
+    def __init__(self, workdir, name, address, data=None, version="7", pubkey="", port=None, netns=None):
+        """``port``/``netns``: a fixed port inside network namespace ``netns`` (the lab's frontends), where
+        ``address`` must still be reachable from the caller's namespace."""
         self.dir = os.path.join(workdir, "sshd-" + name)
         os.makedirs(os.path.join(self.dir, "bin"), exist_ok=True)
         self.name = name
         self.address = address
-        self.port = free_port(address)
+        self.port = port or free_port(address)
+        self.netns = netns
         self.proc = None
         self.datafile = os.path.join(self.dir, "rocks-standin.json")
         if data is not None:
@@ -80,8 +83,12 @@ class StandinFrontend:
 
     def start(self):
         os.makedirs("/run/sshd", exist_ok=True)
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", os.path.join(self.dir, "sshd_config")],
-                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"))
+        argv = [SSHD, "-D", "-e", "-f", os.path.join(self.dir, "sshd_config")]
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns] + argv  # ip execs sshd: the PID stays sshd's
+        with open(self.log, "ab") as log:
+            # Own session: a lab sshd outlives the command that started it (and its terminal).
+            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
         deadline = time.time() + 10
         while time.time() < deadline:
             if self.proc.poll() is not None:
