@@ -131,7 +131,7 @@ def test_ansible_ping_every_host_over_the_generated_inventory(lab, tmp_path):
         assert _v(hv[name]["ansible_host"]) == "10.1.255.254"
         assert _v(hv[name]["ansible_ssh_common_args"]) == "-o ProxyJump=root@%s" % fe["public_ip"]
     assert sorted(listed["frontends"]["hosts"]) == ["frontend.osaka", "frontend.sdsc"]
-    assert listed["supernodes"]["hosts"] == ["supernode"]
+    assert listed["mvc_supernodes"]["hosts"] == ["supernode"]
     assert hv["supernode"]["mvc_lab_debian_mirror"] == lab["mirror"]
     p = sh(["ansible", "all", "-i", d, "-m", "ansible.builtin.ping", "-f", "10"], env=env, timeout=600)
     assert p.stdout.count("SUCCESS") == 5, p.stdout
