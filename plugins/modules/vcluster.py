@@ -49,7 +49,7 @@ options:
         allocated from O(overlay_pool)), C(frontend) (C(vcpus), C(memory_mb), C(disk_gb), defaults 1, 512, 4,
         and optionally C(site)), C(compute) (C(count), C(vcpus), C(memory_mb), C(disk_gb), defaults 0, 1, 256,
         2), C(sites) (sites to use in order of preference; default every site with VM containers),
-        C(placement), C(os) (default C(debian-12)), C(packages), C(users) (each C(name) and C(ssh_keys)).
+        C(placement), C(os) (default C(debian-12)), C(packages), C(users) (each C(name), C(ssh_keys) and C(sudo), default false).
       - "C(placement) V(spread) balances nodes across sites, then across the hosts of a site; V(pack) fills
         hosts in order. A mapping of site to count, such as C({osaka: 2, sdsc: 2}), places exactly that many
         B(compute) nodes per site; the counts must add up to C(compute.count). The frontend is not counted
