@@ -62,7 +62,7 @@ def config_options(text, documented):
         assert CONFIG_LINE.match(line), "bad config line %r" % line
         if line.startswith("#"):
             continue
-        opt, _, value = line.partition("=")
+        opt, value = line.split("=", 1) if "=" in line else (line, "")
         assert opt in documented, "%s is not a documented option" % opt
         assert bool(value) == documented[opt], "%s: value presence does not match the docs" % opt
         seen[opt] = value or None
