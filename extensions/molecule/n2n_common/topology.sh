@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Builds and removes the n2n test topology on this host (root):
+#   WAN (namespace mvcn2n-wan, bridge wan0, 198.51.100.0/24) with the supernode container (198.51.100.10);
+#   site A and site B, each a private 10.0.0.0/24 LAN behind its own MASQUERADE router namespace
+#   (198.51.100.1 and .2). Both sites use the same private subnet; nothing routes between them but NAT.
+#   Containers: a1, a2 at site A (10.0.0.2, .3); b1, b2 at site B (10.0.0.2, .3).
+# Every address lives only inside these namespaces. Usage: topology.sh up|down [PREFIX]
+set -euo pipefail
+action=${1:?usage: topology.sh up|down [PREFIX]}
+p=${2:-mvcn2n}
+here=$(cd "$(dirname "$0")" && pwd)
+hosts_a=(a1 a2)
+hosts_b=(b1 b2)
+all=(sn "${hosts_a[@]}" "${hosts_b[@]}")
+
+nsx() { ip netns exec "$1" "${@:2}"; }
+
+down() {
+  for h in "${all[@]}"; do
+    if podman container exists "$p-$h"; then podman rm -f -t 0 "$p-$h" >/dev/null; fi
+  done
+  for ns in wan ra rb; do
+    if ip netns list | grep -qw "$p-$ns"; then ip netns del "$p-$ns"; fi
+  done
+}
+
+# attach NAME HOSTNS BRIDGE ADDR [GATEWAY]: veth from container NAME's eth0 to BRIDGE in namespace HOSTNS.
+attach() {
+  local name=$1 ns=$2 br=$3 addr=$4 gw=${5:-} pid
+  pid=$(podman inspect -f '{{.State.Pid}}' "$p-$name")
+  ip link add "$p-$name" type veth peer name eth0 netns "$pid"
+  ip link set "$p-$name" netns "$p-$ns"
+  nsx "$p-$ns" ip link set "$p-$name" master "$br" up
+  nsenter -t "$pid" -n ip addr add "$addr" dev eth0
+  nsenter -t "$pid" -n ip link set eth0 up
+  nsenter -t "$pid" -n ip link set lo up
+  if [ -n "$gw" ]; then nsenter -t "$pid" -n ip route add default via "$gw"; fi
+}
+
+up() {
+  local image t0
+  t0=$(date +%s)
+  image=$("$here/build-image.sh")
+  down
+  ip netns add "$p-wan"
+  nsx "$p-wan" ip link set lo up
+  nsx "$p-wan" ip link add wan0 type bridge
+  nsx "$p-wan" ip link set wan0 up
+  local i=1 r
+  for r in ra rb; do
+    ip netns add "$p-$r"
+    nsx "$p-$r" ip link set lo up
+    ip link add wan type veth peer name "$p-$r-w"
+    ip link set wan netns "$p-$r"
+    ip link set "$p-$r-w" netns "$p-wan"
+    nsx "$p-wan" ip link set "$p-$r-w" master wan0 up
+    nsx "$p-$r" ip addr add "198.51.100.$i/24" dev wan
+    nsx "$p-$r" ip link set wan up
+    nsx "$p-$r" ip link add lan0 type bridge
+    nsx "$p-$r" ip addr add 10.0.0.1/24 dev lan0
+    nsx "$p-$r" ip link set lan0 up
+    nsx "$p-$r" sysctl -qw net.ipv4.ip_forward=1
+    nsx "$p-$r" iptables -t nat -A POSTROUTING -o wan -j MASQUERADE
+    i=$((i + 1))
+  done
+  for h in "${all[@]}"; do
+    podman run -d --name "$p-$h" --hostname "$h" --network none --systemd=always \
+      --cap-add NET_ADMIN,NET_RAW --device /dev/net/tun "$image" /sbin/init >/dev/null
+  done
+  attach sn wan wan0 198.51.100.10/24
+  local n=2 h
+  for h in "${hosts_a[@]}"; do attach "$h" ra lan0 "10.0.0.$n/24" 10.0.0.1; n=$((n + 1)); done
+  n=2
+  for h in "${hosts_b[@]}"; do attach "$h" rb lan0 "10.0.0.$n/24" 10.0.0.1; n=$((n + 1)); done
+  for h in "${all[@]}"; do
+    for _ in $(seq 100); do
+      s=$(podman exec "$p-$h" systemctl is-system-running 2>/dev/null || true)
+      case $s in running|degraded) break ;; esac
+      sleep 0.2
+    done
+  done
+  echo "topology up in $(( $(date +%s) - t0 ))s" >&2
+}
+
+case $action in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: topology.sh up|down [PREFIX]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmc.mvc contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters n2n_edges and n2n_supernode: validate and render N2N settings for the roles (docs in the .yml files)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.cmc.mvc.plugins.module_utils._n2n import (
+    N2NError,
+    check_version,
+    render_edge,
+    render_supernode,
+)
+
+
+def n2n_edges(clusters, version=1, supernode=None, host="localhost", config_dir="/etc/n2n/mvc",
+              var="n2n_edge_clusters"):
+    """Render every cluster's edge; fail naming ``var[i].field`` before anything is changed."""
+    if not isinstance(clusters, list):
+        raise AnsibleFilterError("%s: expected a list of clusters" % var)
+    try:
+        default_version = check_version(version, "n2n_edge_version")
+    except N2NError as exc:
+        raise AnsibleFilterError(str(exc))
+    out = []
+    seen = {}
+    for i, cluster in enumerate(clusters):
+        where = "%s[%d]" % (var, i)
+        if not isinstance(cluster, dict):
+            raise AnsibleFilterError("%s: expected a mapping" % where)
+        params = dict(cluster)
+        params.setdefault("version", default_version)
+        if not params.get("supernode"):
+            params["supernode"] = supernode
+        state = params.get("state", "present")
+        if state not in ("present", "absent"):
+            raise AnsibleFilterError("%s.state: expected present or absent, got %r" % (where, state))
+        if state == "absent" and not params.get("key"):
+            # Removal needs names only; a placeholder keeps the checks of the other fields.
+            params["key"] = "absent"
+            params.setdefault("community", "absent")
+        try:
+            rendered = render_edge(params, host=host, config_dir=config_dir)
+        except N2NError as exc:
+            field = "supernode (or n2n_edge_supernode)" if exc.field == "supernode" else exc.field
+            raise AnsibleFilterError("%s.%s" % (where, str(exc).replace(exc.field, field, 1)))
+        s = rendered["settings"]
+        for kind in ("name", "tap", "bridge", "community"):
+            if state == "absent" and kind == "community":
+                continue
+            other = seen.get((kind, s[kind]))
+            if other is not None:
+                raise AnsibleFilterError("%s.%s: %r is already used by %s; clusters on one host never share a %s"
+                                         % (where, kind, s[kind], other, kind))
+            seen[(kind, s[kind])] = where
+        rendered["state"] = state
+        out.append(rendered)
+    return out
+
+
+def n2n_supernode(port=7654, version=1):
+    try:
+        return render_supernode({"port": port, "version": version})
+    except N2NError as exc:
+        raise AnsibleFilterError("n2n_supernode_%s" % exc)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"n2n_edges": n2n_edges, "n2n_supernode": n2n_supernode}

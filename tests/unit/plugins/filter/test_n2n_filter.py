@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.cmc.mvc.plugins.filter.n2n import n2n_edges, n2n_supernode
+
+C1 = {"name": "c1", "community": "mvc-c1", "key": "k1-secret"}
+C2 = {"name": "c2", "community": "mvc-c2", "key": "k2-secret"}
+
+
+def test_two_clusters_render_with_the_default_supernode():
+    out = n2n_edges([C1, C2], supernode="198.51.100.10:7654", host="a1")
+    assert [e["settings"]["supernode"] for e in out] == ["198.51.100.10:7654"] * 2
+    assert [e["state"] for e in out] == ["present", "present"]
+
+
+@pytest.mark.parametrize("other, field", [
+    (dict(C2, community="mvc-c1"), "n2n_edge_clusters[1].community"),
+    (dict(C2, bridge="mvc-c1"), "n2n_edge_clusters[1].bridge"),
+    (dict(C2, tap="n2n-c1"), "n2n_edge_clusters[1].tap"),
+    (dict(C1), "n2n_edge_clusters[1].name"),
+])
+def test_clusters_on_one_host_share_nothing(other, field):
+    with pytest.raises(AnsibleFilterError) as err:
+        n2n_edges([C1, other], supernode="198.51.100.10:7654")
+    assert str(err.value).startswith(field)
+
+
+def test_errors_name_the_list_entry_and_hide_the_key():
+    with pytest.raises(AnsibleFilterError) as err:
+        n2n_edges([C1, dict(C2, community="")], supernode="198.51.100.10:7654")
+    assert str(err.value).startswith("n2n_edge_clusters[1].community: ")
+    with pytest.raises(AnsibleFilterError) as err:
+        n2n_edges([C1], supernode=None)
+    assert "n2n_edge_clusters[0].supernode (or n2n_edge_supernode)" in str(err.value)
+    with pytest.raises(AnsibleFilterError) as err:
+        n2n_edges([C1], version=9, supernode="198.51.100.10:7654")
+    assert str(err.value).startswith("n2n_edge_version: ")
+    with pytest.raises(AnsibleFilterError) as err:
+        n2n_edges([dict(C1, key="bad'key")], supernode="198.51.100.10:7654")
+    assert "bad'key" not in str(err.value)
+
+
+def test_absent_cluster_needs_no_key_or_community():
+    out = n2n_edges([{"name": "isolation-cluster-2", "state": "absent"}], supernode="198.51.100.10:7654")
+    assert out[0]["state"] == "absent"
+    assert out[0]["settings"]["bridge"] == "mvc-isolat-daf6"
+    assert out[0]["settings"]["tap"] == "n2n-isolat-daf6"
+
+
+def test_bad_state_is_refused():
+    with pytest.raises(AnsibleFilterError) as err:
+        n2n_edges([dict(C1, state="gone")], supernode="198.51.100.10:7654")
+    assert str(err.value).startswith("n2n_edge_clusters[0].state")
+
+
+def test_supernode_filter_names_the_role_variable():
+    assert n2n_supernode(7777, 1)["argv"] == ["/usr/bin/supernode", "-l", "7777"]
+    with pytest.raises(AnsibleFilterError) as err:
+        n2n_supernode(70000, 1)
+    assert str(err.value).startswith("n2n_supernode_port: ")
+    with pytest.raises(AnsibleFilterError) as err:
+        n2n_supernode(7654, 5)
+    assert str(err.value).startswith("n2n_supernode_version: ")

@@ -1,0 +1,17 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.cmc.mvc.plugins.modules import n2n_info
+
+
+@pytest.mark.parametrize("text, port", [
+    ("[Service]\nExecStart=/usr/bin/supernode -l 7777\n", 7777),
+    ("# cmc.mvc: N2N v3 supernode\n-p=7654\n-f\n", 7654),
+    ("# cmc.mvc: N2N v2 supernode\n-l=1234\n-f\n", 1234),
+    ("# nothing\n", None),
+])
+def test_supernode_port_from_unit_or_config(text, port):
+    assert n2n_info.supernode_port(text) == port
