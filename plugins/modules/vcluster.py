@@ -166,8 +166,8 @@ vcluster:
   contains:
     cluster:
       description:
-        - C(name), C(owner), C(subnet), C(netmask), C(prefix), C(community), C(bridge) (C(mvc-<name>), shortened with a hash past 15 characters as M(cmc.mvc.n2n_edge) does),
-          C(status), C(os), C(packages), C(users), C(placement), C(sites), C(request_digest).
+        - C(name), C(owner), C(subnet), C(netmask), C(prefix), C(community), C(bridge) (C(mvc-<name>), shortened
+          with a hash past 15 characters as M(cmc.mvc.n2n_edge) does), C(status), C(os), C(packages), C(users), C(placement), C(sites), C(request_digest).
       type: dict
       sample: {"name": "lab1", "subnet": "10.200.0.0/24", "community": "lab1", "bridge": "mvc-lab1"}
     nodes:
