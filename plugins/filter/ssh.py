@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
@@ -16,7 +17,7 @@ def ssh_argv(hostvars, options=None, forward=None):
     Its own ``ansible_ssh_common_args`` (a ProxyCommand or ProxyJump through its frontend) are kept, so the
     result works from the controller. With ``forward`` (``%h:%p``) it is a ProxyCommand for a host behind it.
     """
-    if not isinstance(hostvars, dict) or not hostvars.get("ansible_host"):
+    if not isinstance(hostvars, Mapping) or not hostvars.get("ansible_host"):
         raise AnsibleFilterError("ssh_argv: expected the hostvars of a host with ansible_host, got %r" % (hostvars,))
     argv = ["ssh"]
     for key in ("ansible_ssh_common_args", "ansible_ssh_extra_args"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -33,3 +34,20 @@ def test_ssh_proxy_args_double_only_the_inner_percent_tokens():
 def test_a_host_without_address_is_an_error():
     with pytest.raises(AnsibleFilterError, match="ansible_host"):
         ssh_argv({"ansible_user": "root"})
+
+
+def test_any_mapping_will_do_as_hostvars_give_one():
+    class Vars(Mapping):
+        def __init__(self, data):
+            self.data = data
+
+        def __getitem__(self, key):
+            return self.data[key]
+
+        def __iter__(self):
+            return iter(self.data)
+
+        def __len__(self):
+            return len(self.data)
+
+    assert ssh_argv(Vars(FRONTEND)) == ssh_argv(FRONTEND)
