@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 
@@ -43,3 +44,14 @@ def test_build_install_and_list(tmp_path):
                              check=True, capture_output=True, text=True).stdout
         listed = set(json.loads(out))
         assert listed == {"cmc.mvc." + n for n in names}
+
+    # Its playbooks run by FQCN from the installed copy: each parses, and deploy_mvc runs as far as the request
+    # check, which refuses a bad cluster name by its field.
+    for playbook in sorted(p[:-4] for p in os.listdir(TOP / "playbooks") if p.endswith(".yml")):
+        subprocess.run(["ansible-playbook", "cmc.mvc." + playbook, "--syntax-check"], env=env, check=True,
+                       capture_output=True, text=True)
+    bad = subprocess.run(["ansible-playbook", "cmc.mvc.deploy_mvc", "-e",
+                          json.dumps({"vcluster": {"name": "Bad_Name", "owner": "alice"}, "mvc_database": str(tmp_path / "db.sqlite")})],
+                         env=env, check=False, capture_output=True, text=True)
+    assert bad.returncode != 0 and "vcluster.name: " in bad.stdout, bad.stdout[-2000:]
+    assert not (tmp_path / "db.sqlite").exists()
