@@ -47,6 +47,24 @@ RETRIES = 8
 COMMUNITY_MAX = 16  # N2N v1 COMMUNITY_SIZE
 
 
+def database_argument_spec():
+    """The options every module on the MVC database takes (documented in each module)."""
+    from ansible.module_utils.basic import env_fallback
+    return dict(
+        database=dict(type="str", fallback=(env_fallback, ["CMC_MVC_DATABASE"])),
+        database_password=dict(type="str", no_log=True, fallback=(env_fallback, ["CMC_MVC_DATABASE_PASSWORD"])),
+    )
+
+
+def fail_without_libraries(module):
+    """Fail ``module`` plainly when SQLAlchemy or netaddr is missing on the host it runs on."""
+    from ansible.module_utils.basic import missing_required_lib
+    if not HAS_SQLALCHEMY:
+        module.fail_json(msg=missing_required_lib("sqlalchemy"), exception=SQLALCHEMY_IMPORT_ERROR)
+    if not addr.HAS_NETADDR:
+        module.fail_json(msg=missing_required_lib("netaddr"), exception=addr.NETADDR_IMPORT_ERROR)
+
+
 class DBError(Exception):
     """A database problem, with any password already masked."""
 

@@ -203,7 +203,7 @@ database:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _addressing as addr
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb
@@ -218,8 +218,7 @@ def main():
         argument_spec=dict(
             request=dict(type="dict", required=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
-            database=dict(type="str", fallback=(env_fallback, ["CMC_MVC_DATABASE"])),
-            database_password=dict(type="str", no_log=True, fallback=(env_fallback, ["CMC_MVC_DATABASE_PASSWORD"])),
+            **_mvcdb.database_argument_spec(),
             vm_containers=dict(type="list", elements="dict"),
             overlay_pool=dict(type="str", default=_mvcdb.DEFAULT_POOL),
             overlay_prefix=dict(type="int", default=_mvcdb.DEFAULT_PREFIX),
@@ -228,10 +227,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not _mvcdb.HAS_SQLALCHEMY:
-        module.fail_json(msg=missing_required_lib("sqlalchemy"), exception=_mvcdb.SQLALCHEMY_IMPORT_ERROR)
-    if not addr.HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=addr.NETADDR_IMPORT_ERROR)
+    _mvcdb.fail_without_libraries(module)
     p = module.params
     result = {"changed": False, "vcluster": {}}
     try:

@@ -73,9 +73,8 @@ database:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cmc.mvc.plugins.module_utils import _addressing as addr
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb
 
 
@@ -83,15 +82,11 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             names=dict(type="list", elements="str"),
-            database=dict(type="str", fallback=(env_fallback, ["CMC_MVC_DATABASE"])),
-            database_password=dict(type="str", no_log=True, fallback=(env_fallback, ["CMC_MVC_DATABASE_PASSWORD"])),
+            **_mvcdb.database_argument_spec()
         ),
         supports_check_mode=True,
     )
-    if not _mvcdb.HAS_SQLALCHEMY:
-        module.fail_json(msg=missing_required_lib("sqlalchemy"), exception=_mvcdb.SQLALCHEMY_IMPORT_ERROR)
-    if not addr.HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=addr.NETADDR_IMPORT_ERROR)
+    _mvcdb.fail_without_libraries(module)
     p = module.params
     result = dict(changed=False, clusters=[])
     try:
