@@ -23,14 +23,12 @@ description:
     constraint is retried a few times. A failed run leaves the database as it was.
   - A request subnet that overlaps any subnet already allocated is refused. Subnets from the pool are aligned
     blocks of O(overlay_prefix) bits, so pool allocations cannot overlap each other.
-  - The N2N key is stored in the database, so protect it (the SQLite file is created with mode C(0600)). It is
-    never shown in diffs and returned only with O(return_key=true).
+  - The N2N key is stored in the database, so protect it (a new SQLite file is created with mode C(0600), in a
+    directory of mode C(0700)). It is never shown in diffs and returned only with O(return_key=true).
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
-requirements:
-  - sqlalchemy >= 2.0
-  - netaddr
-  - psycopg (3) for PostgreSQL, pymysql for MariaDB/MySQL
+extends_documentation_fragment:
+  - cmc.mvc.mvcdb
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -63,19 +61,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  database:
-    description:
-      - A database URL (C(postgresql+psycopg://user@host/db), C(mysql+pymysql://user@host/db); C(postgresql://)
-        and C(mysql://) pick those drivers), or the path of an SQLite file.
-      - The default SQLite file is C(~/.local/share/cmc-mvc/mvc.sqlite) of the user running the module on the
-        controller; it is created with mode C(0600), in a directory of mode C(0700).
-      - Give the password in O(database_password), not in the URL. A password in the URL is masked in
-        everything the module returns, but Ansible may log module arguments to the controller's journal.
-      - When not set, the environment variable C(CMC_MVC_DATABASE) is used.
-    type: str
-  database_password:
-    description: Password for the database URL. When not set, the environment variable C(CMC_MVC_DATABASE_PASSWORD) is used.
-    type: str
   vm_containers:
     description:
       - The VM containers, as the hostvars that the C(cmc.mvc.rocks) inventory gives them (C(inventory_hostname)

@@ -13,13 +13,11 @@ description:
   - Returns the registered virtual clusters with their nodes and N2N edges, as M(cmc.mvc.vcluster) returns
     its plan, without changing anything. Never returns the N2N key.
   - Runs on the controller. Used by C(cmc.mvc.destroy_mvc) and C(cmc.mvc.status_mvc).
+  - A database that does not exist yet has no clusters (and is not created).
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
-requirements:
-  - sqlalchemy >= 2.0
-  - netaddr
-  - psycopg (3) for PostgreSQL, pymysql for MariaDB/MySQL
-extends_documentation_fragment: []
+extends_documentation_fragment:
+  - cmc.mvc.mvcdb
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -34,14 +32,6 @@ options:
     description: Clusters to read; all of them when left out. A name that is not registered is left out of the result.
     type: list
     elements: str
-  database:
-    description:
-      - The MVC database, as for M(cmc.mvc.vcluster). A database that does not exist yet has no clusters.
-      - When not set, the environment variable C(CMC_MVC_DATABASE) is used.
-    type: str
-  database_password:
-    description: Password for the database URL. When not set, the environment variable C(CMC_MVC_DATABASE_PASSWORD) is used.
-    type: str
 seealso:
   - module: cmc.mvc.vcluster
 """
