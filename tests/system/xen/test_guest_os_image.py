@@ -117,3 +117,8 @@ def test_bad_input_names_the_variable_and_writes_nothing(node, tmp_path):
     bad = node["run"]("-e", "guest_os_hostname=Bad_Name", "-e", "guest_os_state_dir=%s" % tmp_path)
     assert bad.returncode != 0 and "guest_os_hostname=Bad_Name" in bad.stdout
     assert os.listdir(tmp_path) == []
+
+
+def test_file_capabilities_survive_into_the_disk(node):
+    # ping's cap_net_raw, set by its package, lets users other than root ping over the overlay.
+    assert "security.capability" in debugfs(node["disk"], "ea_list /usr/bin/ping")

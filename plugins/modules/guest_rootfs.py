@@ -1,0 +1,210 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) cmc.mvc contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: guest_rootfs
+short_description: Install a Xen guest's root filesystem onto its disk from a golden tarball, once
+version_added: 0.1.0
+description:
+  - Runs on a Xen Dom0, before the domain's first boot. In one pass it unpacks O(golden) into a fresh temporary
+    tree, adds the PV driver modules of the kernel that boots the guest, writes O(files), enables O(enable_units),
+    makes new SSH host keys and the O(users) with their SSH keys, and makes the disk's ext4 filesystem from the
+    tree with C(mke2fs -d). It then writes O(stamp).
+  - Installs only when O(stamp) does not exist; a disk with a stamp holds a guest that may have run, and is
+    never overwritten. When the stamp records other data than O(stamp_data), the module warns.
+  - The tree is removed whatever happens, and the stamp is written last, so a failed run leaves no stamp and
+    the next run installs again.
+  - Used by the M(cmc.mvc.guest_os) role.
+author:
+  - Cybermedia Center MVC team (@cmc-mvc)
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether it would install, and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows the stamp before and after.
+options:
+  disk:
+    description: The domain's disk, a file or block device that exists. Its content is replaced.
+    type: path
+    required: true
+  golden:
+    description: Golden root filesystem tarball (gzip), made with debootstrap.
+    type: path
+    required: true
+  hostname:
+    description: Host name of the guest; labels the filesystem and the host keys.
+    type: str
+    required: true
+  stamp:
+    description: File that records the install; its directory also holds the temporary tree.
+    type: path
+    required: true
+  stamp_data:
+    description: What the stamp records (OS, golden image, address and so on).
+    type: dict
+    default: {}
+  kernel_release:
+    description: Release of the kernel that boots the guest (the Dom0's, with C(xl) direct kernel boot).
+    type: str
+    required: true
+  modules_dir:
+    description: Where the kernel modules of O(kernel_release) are.
+    type: path
+    default: /lib/modules
+  kernel_modules:
+    description: Module files, relative to the release's module directory, that the guest gets.
+    type: list
+    elements: str
+    default: [kernel/drivers/block/xen-blkfront.ko, kernel/drivers/net/xen-netfront.ko]
+  files:
+    description: Files written into the tree.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Path relative to the guest's root.
+        type: str
+        required: true
+      content:
+        description: The file's content.
+        type: str
+        required: true
+      mode:
+        description: Octal mode.
+        type: str
+        default: "0644"
+  enable_units:
+    description: systemd units enabled in the guest.
+    type: list
+    elements: str
+    default: []
+  host_key_types:
+    description: SSH host key types made for the guest (RSA is slow to make on a busy Dom0).
+    type: list
+    elements: str
+    default: [ed25519, ecdsa]
+  users:
+    description: Users made in the guest.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: User name.
+        type: str
+        required: true
+      ssh_keys:
+        description: Public keys for C(~/.ssh/authorized_keys).
+        type: list
+        elements: str
+        default: []
+      sudo:
+        description: Whether the user gets passwordless sudo.
+        type: bool
+        default: false
+"""
+
+EXAMPLES = r"""
+- name: Install node c01's disk
+  cmc.mvc.guest_rootfs:
+    disk: /var/lib/xen/images/mvc/lab1/lab1-c01.img
+    golden: /var/cache/cmc-mvc/golden/bookworm-a83c73e1fad6.tar.gz
+    hostname: lab1-c01
+    kernel_release: 6.1.0-27-amd64
+    stamp: /var/lib/xen/mvc/lab1/lab1-c01.os
+    stamp_data: {os: debian-12, address: 10.200.1.3/24}
+    files:
+      - {path: etc/hostname, content: "lab1-c01\n"}
+    enable_units: [systemd-networkd.service]
+    users:
+      - name: alice
+        ssh_keys: ["ssh-ed25519 AAAAC3Nza... alice@example.org"]
+        sudo: true
+"""
+
+RETURN = r"""
+stamp:
+  description: The stamp's data after the run (what the disk holds).
+  returned: always
+  type: dict
+  sample: {"os": "debian-12", "address": "10.200.1.3/24"}
+installed:
+  description: Whether this run installed the disk (or would, in check mode).
+  returned: always
+  type: bool
+  sample: true
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cmc.mvc.plugins.module_utils import _guest
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            disk=dict(type="path", required=True),
+            golden=dict(type="path", required=True),
+            hostname=dict(type="str", required=True),
+            stamp=dict(type="path", required=True),
+            stamp_data=dict(type="dict", default={}),
+            kernel_release=dict(type="str", required=True),
+            modules_dir=dict(type="path", default="/lib/modules"),
+            kernel_modules=dict(type="list", elements="str",
+                                default=["kernel/drivers/block/xen-blkfront.ko", "kernel/drivers/net/xen-netfront.ko"]),
+            files=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="str", required=True),
+                content=dict(type="str", required=True),
+                mode=dict(type="str", default="0644"),
+            )),
+            enable_units=dict(type="list", elements="str", default=[]),
+            host_key_types=dict(type="list", elements="str", default=["ed25519", "ecdsa"], no_log=False),
+            users=dict(type="list", elements="dict", default=[], options=dict(
+                name=dict(type="str", required=True),
+                ssh_keys=dict(type="list", elements="str", default=[], no_log=False),
+                sudo=dict(type="bool", default=False),
+            )),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    before = _guest.read_stamp(p["stamp"])
+    if before is not None:
+        if before != p["stamp_data"]:
+            module.warn("%s was installed with %s; the disk is kept as it is (remove the domain to reinstall it)"
+                        % (p["hostname"], before))
+        module.exit_json(changed=False, installed=False, stamp=before)
+    try:
+        _guest.check(p)
+    except _guest.GuestError as exc:
+        module.fail_json(msg=str(exc), field=exc.field)
+    diff = {"before": "", "after": module.jsonify(p["stamp_data"]) + "\n",
+            "before_header": p["stamp"], "after_header": p["stamp"]}
+    if module.check_mode:
+        module.exit_json(changed=True, installed=True, stamp=p["stamp_data"], diff=diff)
+
+    def run(argv, what):
+        rc, out, err = module.run_command(argv)
+        if rc != 0:
+            raise _guest.GuestError(None, "%s failed (rc=%d): %s" % (what, rc, (err or out).strip()))
+
+    try:
+        _guest.build(p, run)
+    except _guest.GuestError as exc:
+        module.fail_json(msg="%s: %s" % (p["hostname"], exc), field=exc.field)
+    except OSError as exc:
+        module.fail_json(msg="%s: %s" % (p["hostname"], exc), exception=traceback.format_exc())
+    module.exit_json(changed=True, installed=True, stamp=p["stamp_data"], diff=diff)
+
+
+if __name__ == "__main__":
+    main()
