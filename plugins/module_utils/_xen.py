@@ -9,7 +9,10 @@ It runs on Dom0s, so it uses the standard library only.
 
 from __future__ import annotations
 
+import glob
+import os
 import re
+import tempfile
 
 # xl prints ``r b p s c d`` (running, blocked, paused, shutdown, crashed, dying) as a six-column field.
 _STATE_RE = re.compile(r"^[r-][b-][p-][s-][c-][d-]$")
@@ -69,7 +72,7 @@ def parse_info(text):
 def plan(state, current):
     """The xl actions that take a domain from ``current`` (an xl list row, or None) to ``state``.
 
-    ``state`` is running, stopped or absent. Xen keeps no record of a stopped domain, so stopped and absent
+    ``state`` is running, present (files only: the domain is left as it is), stopped or absent. Xen keeps no record of a stopped domain, so stopped and absent
     differ only in what the caller does with the config file.
     """
     if state == "running":
@@ -80,8 +83,42 @@ def plan(state, current):
         if current["state"] in ("shutdown", "crashed", "dying"):
             return ["destroy", "create"]
         return []
+    if state == "present":
+        return []
     if state == "stopped":
         return [] if current is None else ["shutdown"]
     if state == "absent":
         return [] if current is None else ["destroy"]
-    raise ValueError("state must be running, stopped or absent, got %r" % (state,))
+    raise ValueError("state must be running, present, stopped or absent, got %r" % (state,))
+
+
+def write_if_changed(path, content, mode, dir_mode=0o755):
+    """Writes ``content`` to ``path`` through a temporary file when it differs. Returns the old content or None."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = None
+    if old == content:
+        return old
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=dir_mode, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(content)
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return old
+
+
+def domain_files(disk, name):
+    """The disk file of domain ``name`` and what other roles keep beside it (``<name>.*``, for example the
+    guest_os install stamp)."""
+    found = set(glob.glob(os.path.join(glob.escape(os.path.dirname(disk)), glob.escape(name) + ".*")))
+    if os.path.isfile(disk):
+        found.add(disk)
+    return sorted(found)

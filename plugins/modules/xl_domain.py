@@ -7,40 +7,69 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: xl_domain
-short_description: Run, stop or remove a Xen domain with xl, idempotently against xl list
+short_description: Make, run, stop or remove a Xen domain with xl, idempotently against xl list
 version_added: 0.1.0
 description:
-  - Runs on a Xen Dom0. Compares the domain's entry in C(xl list) with the wanted state and runs only the
-    C(xl create), C(xl unpause), C(xl shutdown -w) or C(xl destroy) that is needed.
+  - Runs on a Xen Dom0, in one pass, so that a busy Dom0 answers one task per domain rather than ten.
+  - Writes the domain's config from O(config_content) and makes its disk file (sparse) when O(disk) is given.
+    Before it makes anything for a domain that does not run yet, it checks that the Dom0 is one (C(xl info)),
+    that O(bridge) exists and that O(memory_mb) is free, so that a refused domain leaves nothing behind.
+  - Compares the domain's entry in C(xl list) with the wanted state and runs only the C(xl create),
+    C(xl unpause), C(xl shutdown -w) or C(xl destroy) that is needed.
   - Manages the autostart link in O(autostart_dir), which Xen's C(xendomains) service reads at Dom0 boot.
-  - Xen keeps no record of a stopped domain. V(stopped) means not running, with its config file kept;
-    removing the config file and the disk is the caller's job (the M(cmc.mvc.xen_domain) role does it).
+  - Xen keeps no record of a stopped domain. V(stopped) means not running, with its config file kept.
+    V(absent) with O(purge=true) also removes the config, the disk file and the files named C(<name>.*) beside
+    it, and their directories once empty.
+  - Used by the M(cmc.mvc.xen_domain) role.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
 attributes:
   check_mode:
     support: full
-    description: Reports the xl actions it would run, and runs none.
+    description: Reports the actions it would take, and takes none.
   diff_mode:
     support: full
-    description: Shows the domain state and autostart link before and after.
+    description: Shows the domain state, autostart link and config before and after.
 options:
   name:
     description: Domain name, as in the C(name) of its config file.
     type: str
     required: true
   config:
-    description: Path of the domain's xl config file. Required with O(state=running) or O(autostart=true).
+    description: Path of the domain's xl config file. Required with O(state=running), O(state=present) or
+      O(autostart=true).
     type: path
-  state:
-    description: Wanted state.
+  config_content:
+    description: Content of O(config). When given, the file is written when it differs. A running domain keeps
+      its old config until it is created again; the module warns.
     type: str
-    choices: [running, stopped, absent]
+  disk:
+    description: Path of the domain's disk. A missing file is made sparse, of O(disk_size_gb); a block device
+      (for example an LVM volume) is used as it is.
+    type: path
+  disk_size_gb:
+    description: Size of a new disk file in GiB. An existing disk is never resized.
+    type: int
+  bridge:
+    description: Bridge that the domain's NIC joins; it must exist before the domain is made.
+    type: str
+  memory_mb:
+    description: Memory of the domain in MiB; a domain that does not run yet must fit in the Dom0's free memory.
+    type: int
+  state:
+    description: Wanted state. V(present) makes the config and disk and leaves the domain as it is.
+    type: str
+    choices: [running, present, stopped, absent]
     default: running
+  purge:
+    description: With O(state=absent), also remove the config, the disk file, the files C(<name>.*) beside it,
+      and their directories once empty.
+    type: bool
+    default: false
   autostart:
     description:
       - Whether the domain starts when the Dom0 boots (a link to O(config) in O(autostart_dir)).
-      - With O(state=absent) the link is always removed.
+      - With O(state=absent) the link is always removed; with O(state=present) it is left as it is.
     type: bool
     default: true
   autostart_dir:
@@ -54,30 +83,65 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Run node c01 of cluster lab1 and start it at Dom0 boot
+- name: Make node c01 of cluster lab1 (config and disk), checked against the Dom0 first
+  cmc.mvc.xl_domain:
+    name: lab1-c01
+    config: /etc/xen/mvc/lab1/lab1-c01.cfg
+    config_content: "{{ lookup('ansible.builtin.template', 'domain.cfg.j2') }}"
+    disk: /var/lib/xen/mvc/lab1/lab1-c01.img
+    disk_size_gb: 2
+    bridge: mvc-lab1
+    memory_mb: 256
+    state: present
+
+- name: Run it and start it at Dom0 boot
   cmc.mvc.xl_domain:
     name: lab1-c01
     config: /etc/xen/mvc/lab1/lab1-c01.cfg
     state: running
 
-- name: Remove it
+- name: Remove it with its config and disk
   cmc.mvc.xl_domain:
     name: lab1-c01
+    config: /etc/xen/mvc/lab1/lab1-c01.cfg
+    disk: /var/lib/xen/mvc/lab1/lab1-c01.img
     state: absent
+    purge: true
 """
 
 RETURN = r"""
 actions:
-  description: The xl commands run (or, in check mode, that would run).
+  description: What was done (or, in check mode, would be), in order.
   returned: always
   type: list
   elements: str
-  sample: ["create"]
+  sample: ["config", "disk", "create", "autostart"]
 domain:
   description: The domain's C(xl list) row after the change, or null when it does not run.
   returned: always
   type: dict
   sample: {"id": 3, "memory_mb": 256, "vcpus": 1, "state": "running", "flags": "-b----", "time_s": 4.2}
+running_before:
+  description: Whether the domain ran before this task.
+  returned: always
+  type: bool
+  sample: false
+dom0:
+  description: The Dom0's C(xl info) fields that callers need (read when the domain is made or started).
+  returned: when state is running or present
+  type: dict
+  sample: {"release": "6.1.0-27-amd64", "free_memory": 1536, "xen_version": "4.17.5"}
+removed:
+  description: Files removed with O(purge=true).
+  returned: always
+  type: list
+  elements: str
+  sample: ["/etc/xen/mvc/lab1/lab1-c01.cfg", "/var/lib/xen/mvc/lab1/lab1-c01.img"]
+field:
+  description: On a refused domain, the option at fault.
+  returned: failure
+  type: str
+  sample: memory_mb
 """
 
 import os
@@ -104,40 +168,93 @@ def run(module, argv, what):
         module.fail_json(msg="%s failed (rc=%d): %s" % (what, rc, (err or out).strip()), cmd=argv)
 
 
+def refuse(module, field, msg, **extra):
+    module.fail_json(msg="%s: %s" % (field, msg), field=field, **extra)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             name=dict(type="str", required=True),
             config=dict(type="path"),
-            state=dict(type="str", default="running", choices=["running", "stopped", "absent"]),
+            config_content=dict(type="str"),
+            disk=dict(type="path"),
+            disk_size_gb=dict(type="int"),
+            bridge=dict(type="str"),
+            memory_mb=dict(type="int"),
+            state=dict(type="str", default="running", choices=["running", "present", "stopped", "absent"]),
+            purge=dict(type="bool", default=False),
             autostart=dict(type="bool", default=True),
             autostart_dir=dict(type="path", default="/etc/xen/auto"),
             shutdown_timeout=dict(type="int", default=120),
         ),
-        required_if=[("state", "running", ["config"])],
+        required_if=[("state", "running", ["config"]), ("state", "present", ["config"])],
+        required_by={"config_content": "config"},
         supports_check_mode=True,
     )
     p = module.params
     name, state = p["name"], p["state"]
-    if p["config"] and state != "absent" and not os.path.isfile(p["config"]):
-        module.fail_json(msg="config: %s does not exist" % p["config"])
-    if p["autostart"] and state != "absent" and not p["config"]:
-        module.fail_json(msg="config: needed to make the autostart link")
+    making = state in ("running", "present")
     xl = module.get_bin_path("xl", required=True, opt_dirs=["/usr/sbin", "/usr/lib/xen-4.17/bin"])
+    if p["autostart"] and making and not p["config"]:
+        refuse(module, "config", "needed to make the autostart link")
+    if making and p["disk"] and not os.path.exists(p["disk"]) and not (p["disk_size_gb"] or 0) > 0:
+        refuse(module, "disk_size_gb", "a new disk file needs a size of more than 0 GiB, got %r" % p["disk_size_gb"])
 
     before = xl_list(module, xl).get(name)
-    actions = _xen.plan(state, before)
+    actions = []
+    dom0 = None
+    if making:
+        dom0 = xl_info(module, xl)
+        if before is None:
+            # Checked before anything is made, so that a refused domain leaves nothing behind.
+            if p["bridge"] and not os.path.isdir("/sys/class/net/%s/bridge" % p["bridge"]):
+                refuse(module, "bridge", "%s is not a bridge on this Dom0; bring up the cluster's overlay edge "
+                                         "(cmc.mvc.n2n_edge) first" % p["bridge"])
+            if p["memory_mb"] is not None and p["memory_mb"] > dom0["free_memory"]:
+                refuse(module, "memory_mb", "%d MiB is more than the %d MiB free on this Dom0"
+                       % (p["memory_mb"], dom0["free_memory"]))
+        if p["config_content"] is not None:
+            try:
+                with open(p["config"]) as f:
+                    config_before = f.read()
+            except FileNotFoundError:
+                config_before = None
+            if config_before != p["config_content"]:
+                actions.append("config")
+                if before is not None:
+                    module.warn("%s runs; its new config takes effect at its next xl create" % name)
+        elif not os.path.isfile(p["config"]):
+            refuse(module, "config", "%s does not exist" % p["config"])
+        if p["disk"] and not os.path.exists(p["disk"]):
+            actions.append("disk")
+    if state != "present":
+        actions += _xen.plan(state, before)
 
     link = os.path.join(p["autostart_dir"], name + ".cfg")
     link_before = os.readlink(link) if os.path.islink(link) else None
     link_after = p["config"] if (p["autostart"] and state != "absent") else None
-    if link_before != link_after:
+    if state != "present" and link_before != link_after:
         actions.append("autostart" if link_after else "no-autostart")
+    removed = []
+    if state == "absent" and p["purge"]:
+        removed = [f for f in [p["config"]] if f and os.path.lexists(f)]
+        if p["disk"]:
+            removed += _xen.domain_files(p["disk"], name)
+        if removed:
+            actions.append("purge")
 
     after = before
     if actions and not module.check_mode:
         for action in actions:
-            if action == "create":
+            if action == "config":
+                _xen.write_if_changed(p["config"], p["config_content"], 0o644)
+            elif action == "disk":
+                os.makedirs(os.path.dirname(p["disk"]), mode=0o700, exist_ok=True)
+                with open(p["disk"], "wb") as f:
+                    os.fchmod(f.fileno(), 0o600)
+                    f.truncate(p["disk_size_gb"] * 1024 ** 3)
+            elif action == "create":
                 run(module, [xl, "create", p["config"]], "xl create %s" % p["config"])
             elif action == "unpause":
                 run(module, [xl, "unpause", name], "xl unpause %s" % name)
@@ -153,16 +270,46 @@ def main():
                 os.symlink(link_after, link)
             elif action == "no-autostart" and os.path.lexists(link):
                 os.unlink(link)
+            elif action == "purge":
+                for path in removed:
+                    if os.path.lexists(path):
+                        os.unlink(path)
+                for directory in sorted({os.path.dirname(f) for f in removed}):
+                    try:
+                        os.rmdir(directory)
+                    except OSError:
+                        pass  # not empty: other domains of the cluster
         after = xl_list(module, xl).get(name)
         if state == "running" and after is None:
             module.fail_json(msg="domain %s is not running after xl create; see xl dmesg and "
                                  "/var/log/xen/xl-%s.log" % (name, name), actions=actions)
     elif module.check_mode:
-        after = None if state != "running" else (before or {"state": "running"})
+        if state == "running":
+            after = before or {"state": "running"}
+        elif state != "present":
+            after = None
 
     diff = dict(before=dict(state=before["state"] if before else "not running", autostart=link_before),
                 after=dict(state=after["state"] if after else "not running", autostart=link_after))
-    module.exit_json(changed=bool(actions), actions=actions, domain=after, diff=diff)
+    if "config" in actions:
+        diff["before"]["config"] = config_before or ""
+        diff["after"]["config"] = p["config_content"]
+    result = dict(changed=bool(actions), actions=actions, domain=after, running_before=before is not None,
+                  removed=removed, diff=diff)
+    if dom0 is not None:
+        result["dom0"] = dict(release=dom0.get("release"), free_memory=dom0.get("free_memory"),
+                              xen_version=dom0.get("xen_version"))
+    module.exit_json(**result)
+
+
+def xl_info(module, xl):
+    rc, out, err = module.run_command([xl, "info"])
+    if rc != 0:
+        module.fail_json(msg="xl info failed (rc=%d): %s; is this host a running Xen Dom0?" % (rc, (err or out).strip()))
+    try:
+        return _xen.parse_info(out)
+    except _xen.XlError as exc:
+        module.fail_json(msg=str(exc))
 
 
 def shutdown(module, xl, name, timeout):

@@ -85,5 +85,5 @@ def test_plan_runs_only_what_the_state_needs(state, current, actions):
 
 
 def test_plan_refuses_an_unknown_state():
-    with pytest.raises(ValueError, match="running, stopped or absent"):
+    with pytest.raises(ValueError, match="running, present, stopped or absent"):
         _xen.plan("paused", None)

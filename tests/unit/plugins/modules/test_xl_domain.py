@@ -25,6 +25,9 @@ if args[0] == "list":
     print("Domain-0                                     0  1024     1     r-----      10.0")
     for i, (n, d) in enumerate(sorted(doms.items())):
         print("%%-40s %%5d %%5d %%5d     %%s %%8.1f" %% (n, i + 1, 256, 1, d, 1.0))
+elif args[0] == "info":
+    print("host                   : dom0\nrelease                : 6.1.0-99-amd64\nnr_cpus                : 2")
+    print("total_memory           : 4095\nfree_memory            : %%d\nxen_version            : 4.17.5" %% st.get("free", 1024))
 elif args[0] == "create":
     name = re.search(r'^name\s*=\s*"([^"]+)"', open(args[1]).read(), re.M).group(1)
     if st.get("fail_create"):
@@ -83,14 +86,15 @@ def test_creates_a_missing_domain_with_autostart_then_changes_nothing(xl, capsys
     run(args)
     res = result(capsys)
     assert not res["changed"] and res["actions"] == []
-    assert [c for c in xl["calls"]() if c != "list"] == ["create %s" % xl["config"]]
+    assert [c for c in xl["calls"]() if c not in ("list", "info")] == ["create %s" % xl["config"]]
+    assert res["dom0"] == {"release": "6.1.0-99-amd64", "free_memory": 1024, "xen_version": "4.17.5"}
 
 
 def test_check_mode_reports_and_runs_nothing(xl, capsys):
     run(dict(name="n1", config=xl["config"], autostart_dir=xl["auto"]), check_mode=True)
     res = result(capsys)
     assert res["changed"] and res["actions"] == ["create", "autostart"]
-    assert set(xl["calls"]()) == {"list"}
+    assert set(xl["calls"]()) == {"list", "info"}
     assert not os.path.lexists(os.path.join(xl["auto"], "n1.cfg"))
     assert res["diff"] == {"before": {"state": "not running", "autostart": None},
                            "after": {"state": "running", "autostart": xl["config"]}}
@@ -126,5 +130,77 @@ def test_a_failed_create_is_an_error_with_xl_message(xl, capsys):
 def test_a_missing_config_names_the_option(xl, capsys):
     run(dict(name="n1", config=xl["config"] + ".nope", autostart_dir=xl["auto"]))
     res = result(capsys)
-    assert res["failed"] and res["msg"].startswith("config: ")
-    assert set(xl["calls"]()) <= {"list"}
+    assert res["failed"] and res["msg"].startswith("config: ") and res["field"] == "config"
+    assert set(xl["calls"]()) <= {"list", "info"}
+
+
+def present_args(xl, tmp_path, **extra):
+    bridge = tmp_path / "nobridge"
+    args = dict(name="n1", config=str(tmp_path / "etc" / "c1" / "n1.cfg"), config_content='name = "n1"\n',
+                disk=str(tmp_path / "disks" / "c1" / "n1.img"), disk_size_gb=1, memory_mb=256,
+                state="present", autostart_dir=xl["auto"])
+    args.update(extra)
+    return args
+
+
+def test_present_writes_config_and_sparse_disk_then_changes_nothing(xl, tmp_path, capsys):
+    args = present_args(xl, tmp_path)
+    run(args)
+    res = result(capsys)
+    assert res["changed"] and res["actions"] == ["config", "disk"] and res["running_before"] is False
+    assert open(args["config"]).read() == 'name = "n1"\n'
+    st = os.stat(args["disk"])
+    assert st.st_size == 1024 ** 3 and st.st_blocks == 0 and stat.S_IMODE(st.st_mode) == 0o600
+    assert res["diff"]["after"]["config"] == 'name = "n1"\n' and res["diff"]["before"]["config"] == ""
+    assert not os.path.lexists(xl["auto"])  # present leaves the domain and its autostart link alone
+    run(args)
+    assert not result(capsys)["changed"]
+    assert [c for c in xl["calls"]() if c not in ("list", "info")] == []
+
+
+def test_present_in_check_mode_writes_nothing(xl, tmp_path, capsys):
+    args = present_args(xl, tmp_path)
+    run(args, check_mode=True)
+    res = result(capsys)
+    assert res["changed"] and res["actions"] == ["config", "disk"]
+    assert not os.path.exists(os.path.dirname(args["config"])) and not os.path.exists(os.path.dirname(args["disk"]))
+
+
+@pytest.mark.parametrize("extra, field", [
+    (dict(memory_mb=4096), "memory_mb"),
+    (dict(bridge="mvc-no-such-bridge"), "bridge"),
+    (dict(disk_size_gb=0), "disk_size_gb"),
+])
+def test_a_refused_domain_names_the_option_and_leaves_nothing(xl, tmp_path, capsys, extra, field):
+    args = present_args(xl, tmp_path, **extra)
+    run(args)
+    res = result(capsys)
+    assert res["failed"] and res["field"] == field and res["msg"].startswith(field + ": "), res
+    assert not os.path.exists(os.path.dirname(args["config"])) and not os.path.exists(os.path.dirname(args["disk"]))
+    assert [c for c in xl["calls"]() if c not in ("list", "info")] == []
+
+
+def test_memory_is_not_checked_for_a_domain_that_runs(xl, tmp_path, capsys):
+    xl["set_state"]({"n1": "-b----"}, free=0)
+    args = present_args(xl, tmp_path, state="running", memory_mb=4096)
+    run(args)
+    res = result(capsys)
+    assert res["changed"] and res["actions"] == ["config", "disk", "autostart"] and res["running_before"]
+    assert "takes effect at its next xl create" in json.dumps(res.get("warnings")), res
+
+
+def test_absent_with_purge_removes_config_disk_and_what_is_beside_it(xl, tmp_path, capsys):
+    args = present_args(xl, tmp_path)
+    run(args)
+    result(capsys)
+    other = os.path.join(os.path.dirname(args["disk"]), "n10.img")  # another domain's disk stays
+    open(other, "w").close()
+    stamp = os.path.join(os.path.dirname(args["disk"]), "n1.os")
+    open(stamp, "w").close()
+    run(dict(args, state="absent", purge=True))
+    res = result(capsys)
+    assert res["actions"] == ["purge"] and sorted(res["removed"]) == sorted([args["config"], args["disk"], stamp])
+    assert os.listdir(os.path.dirname(args["disk"])) == ["n10.img"]
+    assert not os.path.exists(os.path.dirname(args["config"]))
+    run(dict(args, state="absent", purge=True))
+    assert not result(capsys)["changed"]
