@@ -18,8 +18,10 @@ description:
     the SSH settings that reach private hosts through their frontend as jump host.
   - A private host gets C(ansible_ssh_common_args) with a C(ProxyCommand) through its frontend (nested when
     the frontend has a jump host) that uses the frontend's user, port and key, the host key setting and
-    O(ssh_args) on every hop, so no C(~/.ssh/config) is needed. The user and key on the private host itself
-    come from the usual Ansible settings (for example C(ansible_user) in C(group_vars/site_<name>.yml)).
+    O(ssh_args) on every hop, so no C(~/.ssh/config) is needed. It also gets C(HostKeyAlias) set to its
+    inventory name, so its host key is kept under that name and not under a private address that other
+    sites share. The user and key on the private host itself come from the usual Ansible settings (for
+    example C(ansible_user) in C(group_vars/site_<name>.yml)).
   - Every host reached over SSH gets an C(ansible_control_path) of its own (a hash of its inventory name and
     how it is reached), since Rocks sites share private addresses and Ansible's default control socket, named
     after address, port and user, would run one site's tasks on another site's host.
@@ -441,7 +443,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             elif h.get("private_ip"):
                 hv["ansible_host"] = h["private_ip"]
                 if private_args:
-                    hv["ansible_ssh_common_args"] = private_args
+                    # Host keys under the inventory name: known_hosts keyed on the shared private address
+                    # would refuse every other site's host at that address as a changed key.
+                    hv["ansible_ssh_common_args"] = "-o HostKeyAlias=%s %s" % (shlex.quote(name), private_args)
             if "ansible_host" in hv:
                 hv["ansible_control_path"] = _control_path(name, hv)
             hv = make_unsafe(hv)

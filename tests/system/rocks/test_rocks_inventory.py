@@ -107,15 +107,18 @@ def test_graph_and_list_over_ssh(lab):
     assert _normalise_list(listed, lab) == _expected("expected_list.json")
     hv = listed["_meta"]["hostvars"]["vm-container-0-1.sdsc"]
     assert hv["mvc_free"]["cpus"] == 14
-    proxy = _proxy_argv(hv["ansible_ssh_common_args"]["__ansible_unsafe"])
+    proxy = _proxy_argv(hv["ansible_ssh_common_args"]["__ansible_unsafe"], alias="vm-container-0-1.sdsc")
     assert proxy[-5:] == ["-l", "root", "-W", "[%h]:%p", "127.0.0.12"]
     assert proxy[proxy.index("-i") + 1] == lab["key"]
     assert proxy[proxy.index("-p") + 1] == str(lab["servers"]["sdsc"].port)
 
 
-def _proxy_argv(common_args):
+def _proxy_argv(common_args, alias=None):
     """The ProxyCommand in ansible_ssh_common_args as argv (split as Ansible, then sh, split it)."""
     args = shlex.split(common_args)
+    if alias:
+        assert args[:2] == ["-o", "HostKeyAlias=" + alias], args
+        args = args[2:]
     assert len(args) == 2 and args[0] == "-o" and args[1].startswith("ProxyCommand="), args
     return shlex.split(args[1][len("ProxyCommand="):])
 
@@ -143,7 +146,7 @@ def test_frontend_through_a_jump_host(lab):
     assert jump.log_text().count("Accepted publickey") == before + 1  # the one query went through the jump host
     hv = json.loads(_inventory(path, "--host", "compute-0-0.kisti").stdout)
     # through the frontend, which is reached through the jump host; the frontend's key on both hops
-    outer = _proxy_argv(hv["ansible_ssh_common_args"])
+    outer = _proxy_argv(hv["ansible_ssh_common_args"], alias="compute-0-0.kisti")
     assert outer[-3:] == ["-W", "[%h]:%p", fe["host"]] and outer[outer.index("-p") + 1] == str(fe["port"])
     inner = _proxy_argv("-o " + shlex.quote(outer[-4]))
     assert inner[-3:] == ["-W", "[%%h]:%%p", jump.address] and inner[inner.index("-p") + 1] == str(jump.port)

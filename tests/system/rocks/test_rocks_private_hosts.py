@@ -4,7 +4,8 @@
 Three sites in network namespaces of their own, each with a stand-in frontend and a VM container at the same
 private address 10.1.254.253 that only its frontend reaches (as on real Rocks sites); the third site's
 frontend is reachable only through a jump host. ``ansible`` runs a command on every frontend and VM container,
-one host after the other (so a shared control socket would be reused), and each must answer from its own site.
+one host after the other (so a shared control socket would be reused), with host keys checked, and each must
+answer from its own site.
 
     controller (root namespace)
       100.127.77.1/30 -- 100.127.77.2  osaka: frontend :2200, VM container 10.1.254.253:22
@@ -105,12 +106,14 @@ def _run_everywhere(sites):
     path = os.path.join(sites["work"], "sites.rocks.yml")
     with open(path, "w") as f:
         json.dump({"plugin": "cmc.mvc.rocks", "frontends": fes, "host_key_checking": False}, f)
-    env = dict(os.environ, ANSIBLE_INVENTORY_UNPARSED_FAILED="true", ANSIBLE_HOST_KEY_CHECKING="false",
+    env = dict(os.environ, ANSIBLE_INVENTORY_UNPARSED_FAILED="true", ANSIBLE_HOST_KEY_CHECKING="true",
                # the VM containers' own login: the user and key of the test (the frontend hops carry theirs)
                ANSIBLE_REMOTE_USER="root", ANSIBLE_PRIVATE_KEY_FILE=key,
                ANSIBLE_SSH_CONTROL_PATH_DIR=os.path.join(sites["work"], "cp"),
-               # Ansible's default multiplexing, but the shared sites' address must not land in root's known_hosts
-               ANSIBLE_SSH_ARGS="-C -o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=/dev/null",
+               # Ansible's default multiplexing, host keys checked against a known_hosts of this test: the first
+               # key of each host is learned, a different one refused (three VM containers share an address).
+               ANSIBLE_SSH_ARGS="-C -o ControlMaster=auto -o ControlPersist=60s -o StrictHostKeyChecking=accept-new"
+                                " -o UserKnownHostsFile=%s" % os.path.join(sites["work"], "known_hosts"),
                ANSIBLE_PIPELINING="true", ANSIBLE_PYTHON_INTERPRETER="/usr/bin/python3", ANSIBLE_NOCOLOR="1")
     # -f 1: one host after the other, so a control socket shared by two hosts would be reused, not raced for.
     p = subprocess.run(["ansible", "frontends:vm_containers", "-i", path, "-f", "1", "-m",
@@ -130,3 +133,10 @@ def test_every_private_host_is_reached_through_its_own_frontend(sites):
                                                               "rocks-standin.json")
     assert answers == expected, "rc=%d\n%s\n%s" % (p.returncode, p.stdout, p.stderr[-3000:])
     assert p.returncode == 0
+    # host keys were checked (accept-new), each VM container's under its inventory name, none under the address
+    known = os.path.join(sites["work"], "known_hosts")
+    for site in SITES:
+        assert subprocess.run(["ssh-keygen", "-F", "vm-container-0-0.%s" % site, "-f", known],
+                              stdout=subprocess.DEVNULL, check=False).returncode == 0, site
+    assert subprocess.run(["ssh-keygen", "-F", PRIVATE_IP, "-f", known], stdout=subprocess.DEVNULL,
+                          check=False).returncode == 1

@@ -127,9 +127,12 @@ def test_compose_groups_keyed_groups_and_template(tmp_path):
     assert inv.get_host("osaka-compute-0-0").vars["cores"] == 16
 
 
-def _split_proxy(common_args):
+def _split_proxy(common_args, alias=None):
     """ansible_ssh_common_args -> the ProxyCommand's argv, as Ansible (shlex) and then sh split them."""
     args = shlex.split(common_args)
+    if alias:
+        assert args[:2] == ["-o", "HostKeyAlias=" + alias]
+        args = args[2:]
     assert len(args) == 2 and args[0] == "-o" and args[1].startswith("ProxyCommand=")
     return shlex.split(args[1][len("ProxyCommand="):])
 
@@ -152,7 +155,7 @@ def test_ssh_settings_for_private_hosts_go_through_the_frontend(tmp_path, monkey
                                                                  "198.51.100.1"]
     c = inv.get_host("compute-0-0.osaka").vars
     assert c["ansible_host"] == c["mvc_private_ip"] and "ansible_user" not in c
-    outer = _split_proxy(c["ansible_ssh_common_args"])
+    outer = _split_proxy(c["ansible_ssh_common_args"], alias="compute-0-0.osaka")
     inner = outer[outer.index("-W") - 1]
     assert outer == hop + ["-p", "2222", "-l", "root", "-o", inner, "-W", "[%h]:%p", "203.0.113.5"]
     # The outer ssh expands %-tokens once, so the jump host's own [%h]:%p arrives escaped.
