@@ -227,8 +227,8 @@ def _control_path(name, hv):
     """A ControlPath of its own for inventory host ``name``: every Rocks site uses the same private subnet,
     so Ansible's default (keyed on address, port and user) would share one site's connection with another
     site's host of the same address. Hashed, as UNIX socket paths are limited to about 100 bytes."""
-    fields = [name] + [str(hv.get(k) or "") for k in ("ansible_host", "ansible_port", "ansible_user",
-                                                       "ansible_ssh_common_args")]
+    reached = ("ansible_host", "ansible_port", "ansible_user", "ansible_ssh_common_args")
+    fields = [name] + [str(hv.get(k) or "") for k in reached]
     digest = hashlib.sha256("\0".join(fields).encode("utf-8")).hexdigest()[:16]
     return "%%(directory)s/%s-%%%%r" % digest
 
