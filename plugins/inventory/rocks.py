@@ -16,6 +16,15 @@ description:
     C(hosted_vms), other appliances as C(appliance_<name>)) and per rack (C(rack_<site>_<n>)).
   - Sets hostvars for site, addresses, MAC, CPUs, memory, guests and free capacity, and C(ansible_host) with
     the SSH settings that reach private hosts through their frontend as jump host.
+  - A private host gets C(ansible_ssh_common_args) with a C(ProxyCommand) through its frontend (nested when
+    the frontend has a jump host) that uses the frontend's user, port and key, the host key setting and
+    O(ssh_args) on every hop, so no C(~/.ssh/config) is needed. It also gets C(HostKeyAlias) set to its
+    inventory name, so its host key is kept under that name and not under a private address that other
+    sites share. The user and key on the private host itself come from the usual Ansible settings (for
+    example C(ansible_user) in C(group_vars/site_<name>.yml)).
+  - Every host reached over SSH gets an C(ansible_control_path) of its own (a hash of its inventory name and
+    how it is reached), since Rocks sites share private addresses and Ansible's default control socket, named
+    after address, port and user, would run one site's tasks on another site's host.
   - The inventory file name must end with C(rocks.yml) or C(rocks.yaml).
   - A frontend that cannot be reached, or whose answer cannot be parsed, is an error naming it. With
     O(on_frontend_error=warn) it is a warning and the whole site is left out. When the inventory cache holds
@@ -147,6 +156,7 @@ groups:
 """
 
 import concurrent.futures
+import hashlib
 import re
 import shlex
 import subprocess
@@ -169,22 +179,58 @@ class FrontendError(Exception):
         self.site = site
 
 
-def _ssh_base(fe, options):
-    """ssh argv (without the remote command) for frontend ``fe`` and its ProxyJump-style chain."""
+def _hop_options(fe, options):
+    """ssh options for the frontend and its jump host: batch mode, host key checking, key, ssh_args."""
     common = ["-o", "BatchMode=yes"]
     if not options["host_key_checking"]:
         common += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
     if fe.get("private_key_file"):
         common += ["-i", fe["private_key_file"], "-o", "IdentitiesOnly=yes"]
-    common += list(options["ssh_args"])
+    return common + list(options["ssh_args"])
+
+
+def _proxy_command(hops, common):
+    """A ProxyCommand (shell command line) that reaches ssh's target through ``hops``, a list of
+    (user, host, port), the one nearest the controller first; every hop gets the ``common`` options.
+
+    Not ProxyJump: the ssh it starts for a hop gets no -i or -o options (only -F), hence nested
+    ProxyCommands.
+    """
+    cmd = None
+    for user, host, port in hops:
+        argv = ["ssh"] + list(common) + ["-p", str(port or 22)] + (["-l", user] if user else [])
+        if cmd is not None:
+            # The ssh running this command expands %-tokens once: the inner command's own tokens must
+            # reach the inner ssh intact.
+            argv += ["-o", "ProxyCommand=" + cmd.replace("%", "%%")]
+        cmd = " ".join(shlex.quote(a) for a in argv + ["-W", "[%h]:%p", host])
+    return cmd
+
+
+def _ssh_base(fe, options):
+    """ssh argv (without the remote command) for frontend ``fe``, through its jump host if any."""
+    common = _hop_options(fe, options)
     argv = ["ssh"] + common + ["-p", str(fe.get("port") or 22)]
     if fe.get("user"):
         argv += ["-l", fe["user"]]
     if fe.get("jump_host"):
-        juser, jhost, jport = _split_hostspec(fe["jump_host"])
-        proxy = ["ssh"] + common + ["-p", str(jport or 22)] + (["-l", juser] if juser else []) + ["-W", "%h:%p", jhost]
-        argv += ["-o", "ProxyCommand=" + " ".join(shlex.quote(a) for a in proxy)]
+        argv += ["-o", "ProxyCommand=" + _proxy_command([_split_hostspec(fe["jump_host"])], common)]
     return argv + [fe["host"]]
+
+
+def _proxy_args(hops, common):
+    """ansible_ssh_common_args for a host behind ``hops`` (Ansible splits them with shlex)."""
+    return "-o " + shlex.quote("ProxyCommand=" + _proxy_command(hops, common))
+
+
+def _control_path(name, hv):
+    """A ControlPath of its own for inventory host ``name``: every Rocks site uses the same private subnet,
+    so Ansible's default (keyed on address, port and user) would share one site's connection with another
+    site's host of the same address. Hashed, as UNIX socket paths are limited to about 100 bytes."""
+    reached = ("ansible_host", "ansible_port", "ansible_user", "ansible_ssh_common_args")
+    fields = [name] + [str(hv.get(k) or "") for k in reached]
+    digest = hashlib.sha256("\0".join(fields).encode("utf-8")).hexdigest()[:16]
+    return "%%(directory)s/%s-%%%%r" % digest
 
 
 def _split_hostspec(spec):
@@ -199,11 +245,6 @@ def _split_hostspec(spec):
     else:
         host = spec
     return user, host, int(port) if port else None
-
-
-def _hostspec(user, host, port):
-    spec = ("%s@" % user if user else "") + ("[%s]" % host if ":" in host else host)
-    return spec + (":%d" % int(port) if port and int(port) != 22 else "")
 
 
 def query_frontend(fe, options):
@@ -336,15 +377,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         fe_name = model.get("frontend")
         fe_inv = names.get(fe_name) if fe_name else None
         # How later plays reach the hosts: the frontend directly (or through its jump host), the others
-        # by private address through the frontend as ProxyJump.
-        jumps = []
-        if fe.get("jump_host"):
-            ju, jh, jp = _split_hostspec(fe["jump_host"])
-            jumps.append(_hostspec(ju, jh, jp))
+        # by private address through the frontend, with the frontend's key, port and options on every hop.
+        hops = [_split_hostspec(fe["jump_host"])] if fe.get("jump_host") else []
+        hop_options = _hop_options(fe, {"host_key_checking": self.get_option("host_key_checking"),
+                                        "ssh_args": self.get_option("ssh_args") or []})
+        fe_args = _proxy_args(hops, hop_options) if hops else None
         if not fe.get("local"):
-            jumps_private = jumps + [_hostspec(fe.get("user"), fe["host"], fe.get("port"))]
+            private_args = _proxy_args(hops + [(fe.get("user"), fe["host"], fe.get("port"))], hop_options)
         else:
-            jumps_private = []
+            private_args = None
         made = {}
         for group in APPLIANCE_GROUPS.values():
             made[group] = inv.add_group(group)
@@ -396,14 +437,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                         hv["ansible_port"] = fe["port"]
                     if fe.get("user"):
                         hv["ansible_user"] = fe["user"]
-                    if jumps:
-                        hv["ansible_ssh_common_args"] = "-o ProxyJump=%s" % ",".join(jumps)
+                    if fe.get("private_key_file"):
+                        hv["ansible_ssh_private_key_file"] = fe["private_key_file"]
+                    if fe_args:
+                        hv["ansible_ssh_common_args"] = fe_args
             elif h.get("private_ip"):
                 hv["ansible_host"] = h["private_ip"]
-                if jumps_private:
-                    hv["ansible_ssh_common_args"] = "-o ProxyJump=%s" % ",".join(jumps_private)
-            if fe.get("private_key_file") and rname == fe_name:
-                hv["ansible_ssh_private_key_file"] = fe["private_key_file"]
+                if private_args:
+                    # Host keys under the inventory name: known_hosts keyed on the shared private address
+                    # would refuse every other site's host at that address as a changed key.
+                    hv["ansible_ssh_common_args"] = "-o HostKeyAlias=%s %s" % (shlex.quote(name), private_args)
+            if "ansible_host" in hv:
+                hv["ansible_control_path"] = _control_path(name, hv)
             hv = make_unsafe(hv)
             for k, v in hv.items():
                 inv.set_variable(name, k, v)

@@ -35,15 +35,18 @@ def client_key(workdir):
 
 
 class StandinFrontend:
-    def __init__(self, workdir, name, address, data=None, version="7", pubkey="", port=None, netns=None):
+    def __init__(self, workdir, name, address, data=None, version="7", pubkey="", port=None, netns=None,
+                 ready_from_log=False):
         """``port``/``netns``: a fixed port inside network namespace ``netns`` (the lab's frontends), where
-        ``address`` must still be reachable from the caller's namespace."""
+        ``address`` must still be reachable from the caller's namespace, unless ``ready_from_log``: then
+        start() waits for sshd's "Server listening" line instead of connecting (private addresses)."""
         self.dir = os.path.join(workdir, "sshd-" + name)
         os.makedirs(os.path.join(self.dir, "bin"), exist_ok=True)
         self.name = name
         self.address = address
         self.port = port or free_port(address)
         self.netns = netns
+        self.ready_from_log = ready_from_log
         self.proc = None
         self.datafile = os.path.join(self.dir, "rocks-standin.json")
         if data is not None:
@@ -87,13 +90,22 @@ class StandinFrontend:
         if self.netns:
             argv = ["ip", "netns", "exec", self.netns] + argv  # ip execs sshd: the PID stays sshd's
         with open(self.log, "ab") as log:
+            logged = log.tell()
             # Own session: a lab sshd outlives the command that started it (and its terminal).
             self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+        listening = "Server listening on %s port %d." % (self.address, self.port)
         deadline = time.time() + 10
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 with open(self.log) as f:
                     raise RuntimeError("sshd %s exited: %s" % (self.name, f.read()[-2000:]))
+            if self.ready_from_log:
+                with open(self.log) as f:
+                    f.seek(logged)
+                    if listening in f.read():
+                        return self
+                time.sleep(0.05)
+                continue
             try:
                 socket.create_connection((self.address, self.port), timeout=0.5).close()
                 return self

@@ -3,8 +3,11 @@
 tests run ``ansible-inventory`` and compare with the expected output in this directory."""
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 
@@ -71,10 +74,25 @@ def _expected(name):
 
 
 def _normalise_list(data, lab):
-    """Replace the per-run SSH ports and key path so the output compares with the expected file."""
+    """Replace the per-run SSH ports, key path and control path hashes (which hash the ports and key path
+    too) so the output compares with the expected file; the control paths must differ between hosts."""
+    data = copy.deepcopy(data)
+    ports = [s.port for s in lab["servers"].values()]
+    control_paths = set()
     for hv in data["_meta"]["hostvars"].values():
         if "ansible_port" in hv:
             hv["ansible_port"] = "<port>"
+        if "ansible_ssh_common_args" in hv:
+            args = hv["ansible_ssh_common_args"]["__ansible_unsafe"]
+            for port in ports:
+                args = re.sub(r"-p %d\b" % port, "-p <port>", args)
+            hv["ansible_ssh_common_args"]["__ansible_unsafe"] = args
+        if "ansible_control_path" in hv:
+            path = hv["ansible_control_path"]["__ansible_unsafe"]
+            assert re.match(r"^%\(directory\)s/[0-9a-f]{16}-%%r$", path), path
+            control_paths.add(path)
+            hv["ansible_control_path"]["__ansible_unsafe"] = "%(directory)s/<hash>-%%r"
+    assert len(control_paths) == len([hv for hv in data["_meta"]["hostvars"].values() if "ansible_host" in hv])
     text = json.dumps(data, indent=1, sort_keys=True)
     for s in lab["servers"].values():
         text = text.replace("%s:%d" % (s.address, s.port), "%s:<port>" % s.address)
@@ -89,7 +107,20 @@ def test_graph_and_list_over_ssh(lab):
     assert _normalise_list(listed, lab) == _expected("expected_list.json")
     hv = listed["_meta"]["hostvars"]["vm-container-0-1.sdsc"]
     assert hv["mvc_free"]["cpus"] == 14
-    assert hv["ansible_ssh_common_args"]["__ansible_unsafe"].startswith("-o ProxyJump=root@127.0.0.12:")
+    proxy = _proxy_argv(hv["ansible_ssh_common_args"]["__ansible_unsafe"], alias="vm-container-0-1.sdsc")
+    assert proxy[-5:] == ["-l", "root", "-W", "[%h]:%p", "127.0.0.12"]
+    assert proxy[proxy.index("-i") + 1] == lab["key"]
+    assert proxy[proxy.index("-p") + 1] == str(lab["servers"]["sdsc"].port)
+
+
+def _proxy_argv(common_args, alias=None):
+    """The ProxyCommand in ansible_ssh_common_args as argv (split as Ansible, then sh, split it)."""
+    args = shlex.split(common_args)
+    if alias:
+        assert args[:2] == ["-o", "HostKeyAlias=" + alias], args
+        args = args[2:]
+    assert len(args) == 2 and args[0] == "-o" and args[1].startswith("ProxyCommand="), args
+    return shlex.split(args[1][len("ProxyCommand="):])
 
 
 def test_frontend_down_is_an_error_naming_it(lab):
@@ -114,8 +145,12 @@ def test_frontend_through_a_jump_host(lab):
     assert "@site_kisti" in graph and "vm-container-0-1.kisti" in graph
     assert jump.log_text().count("Accepted publickey") == before + 1  # the one query went through the jump host
     hv = json.loads(_inventory(path, "--host", "compute-0-0.kisti").stdout)
-    assert hv["ansible_ssh_common_args"] == "-o ProxyJump=root@%s:%d,root@%s:%d" % (
-        jump.address, jump.port, fe["host"], fe["port"])
+    # through the frontend, which is reached through the jump host; the frontend's key on both hops
+    outer = _proxy_argv(hv["ansible_ssh_common_args"], alias="compute-0-0.kisti")
+    assert outer[-3:] == ["-W", "[%h]:%p", fe["host"]] and outer[outer.index("-p") + 1] == str(fe["port"])
+    inner = _proxy_argv("-o " + shlex.quote(outer[-4]))
+    assert inner[-3:] == ["-W", "[%%h]:%%p", jump.address] and inner[inner.index("-p") + 1] == str(jump.port)
+    assert outer[outer.index("-i") + 1] == inner[inner.index("-i") + 1] == lab["key"]
 
 
 def test_cache_used_flush_refreshes_and_fallback(lab):

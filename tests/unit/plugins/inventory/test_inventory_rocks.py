@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import stat
 import sys
 
@@ -125,19 +127,74 @@ def test_compose_groups_keyed_groups_and_template(tmp_path):
     assert inv.get_host("osaka-compute-0-0").vars["cores"] == 16
 
 
+def _split_proxy(common_args, alias=None):
+    """ansible_ssh_common_args -> the ProxyCommand's argv, as Ansible (shlex) and then sh split them."""
+    args = shlex.split(common_args)
+    if alias:
+        assert args[:2] == ["-o", "HostKeyAlias=" + alias]
+        args = args[2:]
+    assert len(args) == 2 and args[0] == "-o" and args[1].startswith("ProxyCommand=")
+    return shlex.split(args[1][len("ProxyCommand="):])
+
+
 def test_ssh_settings_for_private_hosts_go_through_the_frontend(tmp_path, monkeypatch):
     mod = _plugin_module()
     model = _rocks.build_site("osaka", _rocks.parse_sections(_standin_sections(tmp_path)))
     monkeypatch.setattr(mod, "query_frontend", lambda fe, options: model)
+    key = "/keys of mine/id 1"  # spaces: the quoting must survive two shell splits
     cfg = {"frontends": [{"site": "osaka", "host": "203.0.113.5", "user": "root", "port": 2222,
-                          "private_key_file": "/k", "jump_host": "gw@198.51.100.1:22"}]}
+                          "private_key_file": key, "jump_host": "gw@198.51.100.1:2200"}],
+           "host_key_checking": False, "ssh_args": ["-o", "ConnectTimeout=7"]}
     inv = _inventory(tmp_path, cfg)
     fe = inv.get_host("osaka.osaka").vars
     assert (fe["ansible_host"], fe["ansible_port"], fe["ansible_user"]) == ("203.0.113.5", 2222, "root")
-    assert fe["ansible_ssh_common_args"] == "-o ProxyJump=gw@198.51.100.1"
+    assert fe["ansible_ssh_private_key_file"] == key
+    hop = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+           "-o", "LogLevel=ERROR", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=7"]
+    assert _split_proxy(fe["ansible_ssh_common_args"]) == hop + ["-p", "2200", "-l", "gw", "-W", "[%h]:%p",
+                                                                 "198.51.100.1"]
     c = inv.get_host("compute-0-0.osaka").vars
-    assert c["ansible_host"] == c["mvc_private_ip"]
-    assert c["ansible_ssh_common_args"] == "-o ProxyJump=gw@198.51.100.1,root@203.0.113.5:2222"
+    assert c["ansible_host"] == c["mvc_private_ip"] and "ansible_user" not in c
+    outer = _split_proxy(c["ansible_ssh_common_args"], alias="compute-0-0.osaka")
+    inner = outer[outer.index("-W") - 1]
+    assert outer == hop + ["-p", "2222", "-l", "root", "-o", inner, "-W", "[%h]:%p", "203.0.113.5"]
+    # The outer ssh expands %-tokens once, so the jump host's own [%h]:%p arrives escaped.
+    assert inner.startswith("ProxyCommand=")
+    assert shlex.split(inner[len("ProxyCommand="):]) == hop + ["-p", "2200", "-l", "gw", "-W", "[%%h]:%%p",
+                                                               "198.51.100.1"]
+
+
+def test_control_path_per_inventory_host(tmp_path, monkeypatch):
+    """Two sites with the same private addresses: one control socket per inventory host."""
+    mod = _plugin_module()
+    model = _rocks.build_site("x", _rocks.parse_sections(_standin_sections(tmp_path)))
+    monkeypatch.setattr(mod, "query_frontend", lambda fe, options: model)
+    cfg = {"frontends": [{"site": "osaka", "host": "203.0.113.5", "user": "root"},
+                         {"site": "sdsc", "host": "203.0.113.6", "user": "root"}]}
+    inv = _inventory(tmp_path, cfg)
+    paths = {}
+    for name, host in inv.hosts.items():
+        if "ansible_host" in host.vars:
+            paths[name] = host.vars["ansible_control_path"]
+        else:
+            assert "ansible_control_path" not in host.vars  # guests without an address
+    assert inv.get_host("vm-container-0-1.osaka").vars["ansible_host"] == \
+        inv.get_host("vm-container-0-1.sdsc").vars["ansible_host"]
+    assert len(paths) > 4 and len(set(paths.values())) == len(paths)
+    for path in paths.values():
+        assert re.match(r"^%\(directory\)s/[0-9a-f]{16}-%%r$", path), path
+        # as Ansible's ssh plugin and then ssh turn it into a socket path: short enough for sun_path
+        assert len(path % {"directory": "/root/.ansible/cp"}) < 50
+    again = _inventory(tmp_path, cfg)  # the same host, reached the same way, finds its socket again
+    assert again.get_host("compute-0-0.osaka").vars["ansible_control_path"] == paths["compute-0-0.osaka"]
+
+
+def test_local_frontend_hosts_get_no_proxy_but_own_control_path(tmp_path):
+    inv = _inventory(tmp_path, _two_sites(tmp_path))
+    hv = inv.get_host("vm-container-0-1.osaka").vars
+    assert "ansible_ssh_common_args" not in hv and hv["ansible_control_path"].startswith("%(directory)s/")
+    assert hv["ansible_control_path"] != inv.get_host("vm-container-0-1.sdsc").vars["ansible_control_path"]
+    assert "ansible_control_path" not in inv.get_host("osaka.osaka").vars  # ansible_connection local
 
 
 def _standin_sections(tmp_path):
@@ -154,8 +211,9 @@ def test_ssh_command_line():
                          {"host_key_checking": False, "ssh_args": ["-o", "ConnectTimeout=5"]})
     assert argv[0] == "ssh" and argv[-1] == "fe"
     assert ["-p", "2200"] == argv[argv.index("-p"):argv.index("-p") + 2]
-    proxy = [a for a in argv if a.startswith("ProxyCommand=")][0]
-    assert "-W %h:%p" in proxy and "-l j" in proxy and "-p 23" in proxy and "-i /k" in proxy and proxy.endswith(" jh")
+    proxy = shlex.split([a for a in argv if a.startswith("ProxyCommand=")][0][len("ProxyCommand="):])
+    assert proxy[-3:] == ["-W", "[%h]:%p", "jh"] and proxy[proxy.index("-l") + 1] == "j"
+    assert proxy[proxy.index("-p") + 1] == "23" and proxy[proxy.index("-i") + 1] == "/k"
     assert "StrictHostKeyChecking=no" in argv and "ConnectTimeout=5" in argv
 
 
