@@ -41,6 +41,8 @@ def n2n_edges(clusters, version=1, supernode=None, host="localhost", config_dir=
             # Removal needs names only; a placeholder keeps the checks of the other fields.
             params["key"] = "absent"
             params.setdefault("community", "absent")
+        if state == "absent" and not params.get("supernode"):
+            params["supernode"] = "absent.invalid:7654"  # never contacted: nothing runs after removal
         try:
             rendered = render_edge(params, host=host, config_dir=config_dir)
         except N2NError as exc:

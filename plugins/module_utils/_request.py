@@ -149,7 +149,7 @@ def validate(request, known_sites=None, prefix="vcluster"):
     out["users"] = []
     for i, user in enumerate(users):
         field = "%s.users[%d]" % (prefix, i)
-        user = _mapping(user, field, ("name", "ssh_keys"))
+        user = _mapping(user, field, ("name", "ssh_keys", "sudo"))
         if not isinstance(user.get("name"), str) or not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", user["name"]):
             raise RequestError(field + ".name", "must be a Unix user name, got %r" % (user.get("name"),))
         if user["name"] in [u["name"] for u in out["users"]]:
@@ -158,7 +158,10 @@ def validate(request, known_sites=None, prefix="vcluster"):
         for k, key in enumerate(keys):
             if not re.match(r"^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+ [A-Za-z0-9+/=]+( .*)?$", key) or "\n" in key:
                 raise RequestError("%s.ssh_keys[%d]" % (field, k), "is not an OpenSSH public key line")
-        out["users"].append({"name": user["name"], "ssh_keys": keys})
+        sudo = user.get("sudo", False)
+        if not isinstance(sudo, bool):
+            raise RequestError(field + ".sudo", "must be true or false, got %r" % (sudo,))
+        out["users"].append({"name": user["name"], "ssh_keys": keys, "sudo": sudo})
     if known_sites is not None:
         check_sites(out, known_sites, prefix)
     return out

@@ -55,31 +55,31 @@ edges:
   type: list
   elements: dict
   contains:
-    cluster: {description: Virtual cluster (the unit instance name)., type: str, sample: lab1}
-    unit: {description: Unit instance., type: str, sample: mvc-n2n-edge@lab1.service}
-    running: {description: The unit is active., type: bool}
-    enabled: {description: The unit is enabled., type: bool}
-    community: {description: N2N community., type: str}
-    n2n_version: {description: N2N protocol version the edge was rendered for (1, 2 or 3)., type: int}
-    version: {description: Installed N2N version., type: str}
-    tap: {description: TAP device., type: str}
-    tap_exists: {description: The TAP device exists., type: bool}
-    tap_master: {description: Bridge the TAP device is a port of, or null., type: str}
-    tap_addresses: {description: IPv4 addresses on the TAP device (none expected)., type: list, elements: str}
-    bridge: {description: Bridge of the cluster., type: str}
-    bridge_exists: {description: The bridge exists., type: bool}
-    bridge_addresses: {description: IPv4 addresses on the bridge., type: list, elements: str}
-    mtu: {description: MTU of the TAP device, or null., type: int}
-    peers: {description: Peers, or null when the version cannot say (v1)., type: list, elements: dict}
+    cluster: {description: "Virtual cluster (the unit instance name).", type: str, sample: lab1}
+    unit: {description: "Unit instance.", type: str, sample: mvc-n2n-edge@lab1.service}
+    running: {description: "The unit is active.", type: bool}
+    enabled: {description: "The unit is enabled.", type: bool}
+    community: {description: "N2N community.", type: str}
+    n2n_version: {description: "N2N protocol version the edge was rendered for (1, 2 or 3).", type: int}
+    version: {description: "Installed N2N version.", type: str}
+    tap: {description: "TAP device.", type: str}
+    tap_exists: {description: "The TAP device exists.", type: bool}
+    tap_master: {description: "Bridge the TAP device is a port of, or null.", type: str}
+    tap_addresses: {description: "IPv4 addresses on the TAP device (none expected).", type: list, elements: str}
+    bridge: {description: "Bridge of the cluster.", type: str}
+    bridge_exists: {description: "The bridge exists.", type: bool}
+    bridge_addresses: {description: "IPv4 addresses on the bridge.", type: list, elements: str}
+    mtu: {description: "MTU of the TAP device, or null.", type: int}
+    peers: {description: "Peers, or null when the version cannot say (v1).", type: list, elements: dict}
 supernode:
   description: The supernode unit.
   returned: always
   type: dict
   contains:
-    installed: {description: The unit file exists., type: bool}
-    running: {description: The unit is active., type: bool}
-    enabled: {description: The unit is enabled., type: bool}
-    port: {description: UDP port from the unit or config, or null., type: int}
+    installed: {description: "The unit file exists.", type: bool}
+    running: {description: "The unit is active.", type: bool}
+    enabled: {description: "The unit is enabled.", type: bool}
+    port: {description: "UDP port from the unit or config, or null.", type: int}
 """
 
 import json

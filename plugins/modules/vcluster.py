@@ -49,7 +49,7 @@ options:
         allocated from O(overlay_pool)), C(frontend) (C(vcpus), C(memory_mb), C(disk_gb), defaults 1, 512, 4,
         and optionally C(site)), C(compute) (C(count), C(vcpus), C(memory_mb), C(disk_gb), defaults 0, 1, 256,
         2), C(sites) (sites to use in order of preference; default every site with VM containers),
-        C(placement), C(os) (default C(debian-12)), C(packages), C(users) (each C(name) and C(ssh_keys)).
+        C(placement), C(os) (default C(debian-12)), C(packages), C(users) (each C(name), C(ssh_keys) and C(sudo), default false).
       - "C(placement) V(spread) balances nodes across sites, then across the hosts of a site; V(pack) fills
         hosts in order. A mapping of site to count, such as C({osaka: 2, sdsc: 2}), places exactly that many
         B(compute) nodes per site; the counts must add up to C(compute.count). The frontend is not counted
@@ -166,8 +166,8 @@ vcluster:
   contains:
     cluster:
       description:
-        - C(name), C(owner), C(subnet), C(netmask), C(prefix), C(community), C(bridge) (C(mvc-<name>), shortened with a hash past 15 characters as M(cmc.mvc.n2n_edge) does),
-          C(status), C(os), C(packages), C(users), C(placement), C(sites), C(request_digest).
+        - C(name), C(owner), C(subnet), C(netmask), C(prefix), C(community), C(bridge) (C(mvc-<name>), shortened
+          with a hash past 15 characters as M(cmc.mvc.n2n_edge) does), C(status), C(os), C(packages), C(users), C(placement), C(sites), C(request_digest).
       type: dict
       sample: {"name": "lab1", "subnet": "10.200.0.0/24", "community": "lab1", "bridge": "mvc-lab1"}
     nodes:

@@ -22,9 +22,11 @@ requirements:
 extends_documentation_fragment: []
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Only reads.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: Nothing changes.
 options:
@@ -33,15 +35,13 @@ options:
     type: list
     elements: str
   database:
-    description: The MVC database, as for M(cmc.mvc.vcluster). A database that does not exist yet has no clusters.
+    description:
+      - The MVC database, as for M(cmc.mvc.vcluster). A database that does not exist yet has no clusters.
+      - When not set, the environment variable C(CMC_MVC_DATABASE) is used.
     type: str
-    env:
-      - name: CMC_MVC_DATABASE
   database_password:
-    description: Password for the database URL.
+    description: Password for the database URL. When not set, the environment variable C(CMC_MVC_DATABASE_PASSWORD) is used.
     type: str
-    env:
-      - name: CMC_MVC_DATABASE_PASSWORD
 seealso:
   - module: cmc.mvc.vcluster
 """

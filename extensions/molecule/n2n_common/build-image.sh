@@ -31,6 +31,10 @@ chroot "$root" systemctl mask getty@tty1.service serial-getty@console.service co
 tar -C "$root" -c . | podman import --change 'CMD ["/sbin/init"]' - "$image" >&2
 echo "built $image in $(( $(date +%s) - t0 ))s" >&2
 # Older builds of this recipe are of no further use.
-podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/cmc-mvc-n2n:' | grep -vx "$image" |
-  while read -r old; do podman rmi "$old" >/dev/null 2>&1 || true; done
+for old in $(podman images --format '{{.Repository}}:{{.Tag}}'); do
+  case $old in
+    "$image") ;;
+    localhost/cmc-mvc-n2n:*) podman rmi "$old" >/dev/null 2>&1 || true ;;
+  esac
+done
 echo "$image"

@@ -192,7 +192,8 @@ def _lab_traces():
     netns = [n for n in sh(["ip", "netns", "list"]).stdout.split() if n.startswith("mvcl-")]
     links = [ln for ln in sh(["ip", "-o", "link"]).stdout.splitlines() if "mvcl-" in ln]
     addrs = [ln for ln in sh(["ip", "-o", "addr"]).stdout.splitlines() if "198.51.100." in ln or " 10.1." in ln]
-    return netns, links, addrs
+    containers = [n for n in sh(["podman", "ps", "--all", "--format", "{{.Names}}"]).stdout.split() if n.startswith("mvcl-")]
+    return netns, links, addrs, containers
 
 
 def test_zz_down_leaves_nothing(lab):
@@ -202,7 +203,7 @@ def test_zz_down_leaves_nothing(lab):
     t0 = time.time()
     helper.down()
     print("down took %.1fs" % (time.time() - t0))
-    assert _lab_traces() == ([], [], [])
+    assert _lab_traces() == ([], [], [], [])
     for key, rec in procs.items():
         try:
             with open("/proc/%d/stat" % rec["pid"]) as f:
@@ -227,7 +228,7 @@ def test_zz_missing_package_is_named_and_nothing_is_made(lab_session, tmp_path):
     assert p.returncode == 1
     assert "missing Debian package(s):" in p.stderr and "qemu-system-x86" in p.stderr and "openssh-client" in p.stderr
     assert not (tmp_path / "state").exists()
-    assert _lab_traces() == ([], [], [])
+    assert _lab_traces() == ([], [], [], [])
 
 
 def test_zz_vm_missing_its_boot_deadline_is_named_with_its_console_and_nothing_remains(lab_session, tmp_path):
@@ -240,5 +241,5 @@ def test_zz_vm_missing_its_boot_deadline_is_named_with_its_console_and_nothing_r
     assert "Last lines of its console log" in p.stderr
     assert "Xen" in p.stderr or "xen" in p.stderr  # the console tail really is Xen's output
     assert "removing everything this run made" in p.stderr
-    assert _lab_traces() == ([], [], [])
+    assert _lab_traces() == ([], [], [], [])
     assert not (tmp_path / "state").exists()

@@ -36,9 +36,12 @@ def node(tmp_path_factory):
     for index in ("modules.order", "modules.builtin", "modules.builtin.modinfo"):
         (release / index).write_text("")
     # mkinitramfs needs the real kernel's modules; it runs on the lab's Dom0s. Here the initrd exists already.
+    # Up to date: its config is what the role writes, so it is not rebuilt.
     initrd = work / "initrd" / "initrd.img-6.1.0-99-amd64"
-    initrd.parent.mkdir()
+    (initrd.parent / "conf").mkdir(parents=True)
     initrd.write_text("initrd stand-in\n")
+    (initrd.parent / "conf" / "initramfs.conf").write_text("MODULES=list\nBUSYBOX=auto\nCOMPRESS=gzip\nFSTYPE=ext4\n")
+    (initrd.parent / "conf" / "modules").write_text("xen-blkfront\nxen-netfront\next4\n")
     variables = dict(
         guest_os_hostname="lab1-c01", guest_os_cluster="lab1", guest_os_address="10.200.1.3/24",
         guest_os_mac="00:16:3E:01:02:03", guest_os_disk=str(disk), guest_os_build_on="controller",

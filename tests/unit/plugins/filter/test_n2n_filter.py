@@ -44,6 +44,13 @@ def test_errors_name_the_list_entry_and_hide_the_key():
     assert "bad'key" not in str(err.value)
 
 
+def test_absent_cluster_needs_no_supernode_either():
+    out = n2n_edges([{"name": "lab1", "state": "absent"}])
+    assert out[0]["state"] == "absent" and out[0]["settings"]["bridge"] == "mvc-lab1"
+    with pytest.raises(AnsibleFilterError, match="supernode"):
+        n2n_edges([dict(C1, state="present")])
+
+
 def test_absent_cluster_needs_no_key_or_community():
     out = n2n_edges([{"name": "isolation-cluster-2", "state": "absent"}], supernode="198.51.100.10:7654")
     assert out[0]["state"] == "absent"

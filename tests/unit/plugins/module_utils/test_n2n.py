@@ -62,7 +62,7 @@ def config_options(text, documented):
         assert CONFIG_LINE.match(line), "bad config line %r" % line
         if line.startswith("#"):
             continue
-        opt, _, value = line.partition("=")
+        opt, value = line.split("=", 1) if "=" in line else (line, "")
         assert opt in documented, "%s is not a documented option" % opt
         assert bool(value) == documented[opt], "%s: value presence does not match the docs" % opt
         seen[opt] = value or None
@@ -74,7 +74,7 @@ def test_v1_edge_command_line_matches_the_debian_man_page():
     assert r["argv"][0] == "/usr/sbin/edge"
     opts = argv_options(r["argv"], V1_EDGE)
     assert opts == {"-d": "n2n-lab1", "-a": "0.0.0.0", "-c": "mvc-lab1", "-l": "198.51.100.10:7654",
-                    "-m": "00:16:3e:00:00:01", "-M": "1400", "-r": None}
+                    "-m": "00:16:3e:00:00:01", "-M": "1360", "-r": None}
     # -f forks in v1 (systemd wants the foreground), -k would show the key in ps.
     assert "-f" not in opts and "-k" not in opts
     assert r["config"] is None
@@ -99,7 +99,7 @@ def test_v2_edge_config_file_matches_the_v2_docs():
     assert r["config_path"] == "/etc/n2n/mvc/lab1.conf"
     opts = config_options(r["config"], V2_EDGE)
     assert opts == {"-d": "n2n-lab1", "-a": "dhcp:0.0.0.0", "-c": "mvc-lab1", "-l": "198.51.100.10:7654",
-                    "-m": "00:16:3e:00:00:01", "-M": "1400", "-r": None, "-f": None}
+                    "-m": "00:16:3e:00:00:01", "-M": "1360", "-r": None, "-f": None}
     aes = config_options(n2n.render_edge(dict(BASE, version=2, cipher="aes"))["config"], V2_EDGE)
     assert "-A" in aes
 

@@ -84,6 +84,7 @@ def test_digest_is_stable_and_changes_with_the_request():
     ("os", "Debian 12", "vcluster.os", "OS name"),
     ("users.0.name", "Alice!", "vcluster.users[0].name", "Unix user name"),
     ("users.0.ssh_keys", ["not a key"], "vcluster.users[0].ssh_keys[0]", "OpenSSH public key"),
+    ("users.0.sudo", "yes", "vcluster.users[0].sudo", "true or false"),
     ("frontend", [1], "vcluster.frontend", "must be a mapping"),
     ("colour", "blue", "vcluster.colour", "unknown key"),
 ])
@@ -125,3 +126,8 @@ def test_frontend_site_must_be_among_requested_sites():
     req = _with("frontend.site", "tokyo")
     with pytest.raises(_request.RequestError, match=r"vcluster.frontend.site: 'tokyo' is not in vcluster.sites"):
         _request.validate(req, known_sites=["osaka", "sdsc", "tokyo"])
+
+
+def test_users_get_sudo_only_when_they_ask():
+    out = _request.validate(_with("users", [{"name": "alice", "ssh_keys": [], "sudo": True}, {"name": "bob"}]))
+    assert [(u["name"], u["sudo"]) for u in out["users"]] == [("alice", True), ("bob", False)]
