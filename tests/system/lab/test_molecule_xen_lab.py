@@ -17,7 +17,8 @@ import time
 TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 EXTENSIONS = os.path.join(TOP, "extensions")
 STEPS = ("destroy", "syntax", "create", "prepare", "converge", "idempotence", "verify")
-STEP_LINE = re.compile(r"xen_lab ➜ (\w+): (Executing|Executed: (\w+))")
+# Only the log lines: at its end Molecule repeats every step without the level.
+STEP_LINE = re.compile(r"^(?:INFO|WARNING|ERROR|CRITICAL)\s+xen_lab ➜ (\w+): (Executing|Executed: (\w+))")
 
 
 def test_xen_lab_scenario(lab, tmp_path):
