@@ -367,10 +367,14 @@ def _retryable(exc):
 # Input besides the request
 
 
-def normalize_containers(containers, field="vm_containers"):
-    """VM containers from Rocks inventory hostvars -> [{name, site, rocks_name, private_ip, cpus, memory_mb, disk_gb}]."""
+def normalize_containers(containers, field="vm_containers", vcpus_per_cpu=1):
+    """VM containers from Rocks inventory hostvars -> [{name, site, rocks_name, private_ip, cpus, memory_mb, disk_gb}].
+
+    ``cpus`` is the vCPUs that domains may have there: free CPUs times ``vcpus_per_cpu``."""
     if containers is None:
         return None
+    if isinstance(vcpus_per_cpu, bool) or not isinstance(vcpus_per_cpu, int) or vcpus_per_cpu < 1:
+        raise InputError("vcpus_per_cpu", "must be a whole number of at least 1, got %r" % (vcpus_per_cpu,))
     if not isinstance(containers, list):
         raise InputError(field, "must be a list of hostvars of VM containers")
     out = []
@@ -404,7 +408,7 @@ def normalize_containers(containers, field="vm_containers"):
                 hint = {"memory_mb": "mvc_memory_mb", "disk_gb": "mvc_disk_gb", "cpus": "the CPUs column"}[key]
                 raise InputError("%s.mvc_free.%s" % (where, attr), "unknown (%r); set the Rocks host attribute %s"
                                  % (value, hint))
-            item[key] = value
+            item[key] = value * vcpus_per_cpu if key == "cpus" else value
         out.append(item)
     return out
 

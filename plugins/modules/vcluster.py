@@ -70,6 +70,14 @@ options:
       - C(mvc_free) is the capacity the site reports free; the nodes that MVC registered come off it.
     type: list
     elements: dict
+  vcpus_per_cpu:
+    description:
+      - How many domain vCPUs each free CPU of a VM container may carry (vCPU overcommit), applied to
+        O(vm_containers) as they are stored. Xen shares CPUs between domains; memory and disk are never
+        overcommitted.
+      - 1 places no more vCPUs than there are CPUs.
+    type: int
+    default: 1
   overlay_pool:
     description: The IPv4 network from which overlay subnets are allocated.
     type: str
@@ -205,6 +213,7 @@ def main():
             state=dict(type="str", default="present", choices=["present", "absent"]),
             **_mvcdb.database_argument_spec(),
             vm_containers=dict(type="list", elements="dict"),
+            vcpus_per_cpu=dict(type="int", default=1),
             overlay_pool=dict(type="str", default=_mvcdb.DEFAULT_POOL),
             overlay_prefix=dict(type="int", default=_mvcdb.DEFAULT_PREFIX),
             node_status=dict(type="dict"),
@@ -219,7 +228,7 @@ def main():
         # Everything that needs no database is checked before the database is opened (or created).
         if p["state"] == "present":
             _request.validate(p["request"])
-            containers = _mvcdb.normalize_containers(p["vm_containers"])
+            containers = _mvcdb.normalize_containers(p["vm_containers"], vcpus_per_cpu=p["vcpus_per_cpu"])
             addr.parse_subnet(p["overlay_pool"], "overlay_pool")
             if not 8 <= p["overlay_prefix"] <= 30:
                 raise _mvcdb.InputError("overlay_prefix", "must be between 8 and 30, got %d" % p["overlay_prefix"])

@@ -471,6 +471,17 @@ def test_bad_vm_containers_name_the_field(conts, field, text):
     assert err.value.field == field and text in str(err.value)
 
 
+def test_vcpus_per_cpu_multiplies_only_the_cpus():
+    hv = [{"name": "a", "mvc_site": "osaka", "mvc_free": {"cpus": 2, "memory_mb": 1024, "disk_gb": 10}}]
+    assert m.normalize_containers(hv)[0]["cpus"] == 2
+    out = m.normalize_containers(hv, vcpus_per_cpu=4)[0]
+    assert (out["cpus"], out["memory_mb"], out["disk_gb"]) == (8, 1024, 10)
+    for bad in (0, True, 1.5, "4"):
+        with pytest.raises(m.InputError) as err:
+            m.normalize_containers(hv, vcpus_per_cpu=bad)
+        assert err.value.field == "vcpus_per_cpu"
+
+
 def test_long_names_get_a_short_unique_community():
     assert m.community_for("lab1", set()) == "lab1"
     long = "a" * 20
