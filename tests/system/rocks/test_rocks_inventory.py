@@ -9,19 +9,14 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-STANDIN = os.path.abspath(os.path.join(HERE, "..", "..", "rocks_standin"))
-sys.path.insert(0, STANDIN)
-import generate  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from sshd import StandinFrontend, client_key  # noqa: E402  pylint: disable=wrong-import-position,import-error
-sys.path.pop(0)
+# tests/rocks_standin, on the path by conftest.py
+import generate  # pylint: disable=import-error
+from sshd import StandinFrontend, client_key  # pylint: disable=import-error
 
-if os.geteuid() != 0:  # the system stage runs as root; say so plainly instead of skipping
-    raise RuntimeError("tests/system/rocks needs root (private sshd servers)")
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.fixture(scope="module")

@@ -20,19 +20,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-STANDIN = os.path.abspath(os.path.join(HERE, "..", "..", "rocks_standin"))
-sys.path.insert(0, STANDIN)
-import generate  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from sshd import StandinFrontend, client_key  # noqa: E402  pylint: disable=wrong-import-position,import-error
-sys.path.pop(0)
+# tests/rocks_standin, on the path by conftest.py
+import generate  # pylint: disable=import-error
+from sshd import StandinFrontend, client_key  # pylint: disable=import-error
 
-if os.geteuid() != 0:  # the system stage runs as root; say so plainly instead of skipping
-    raise RuntimeError("tests/system/rocks needs root (network namespaces, private sshd servers)")
 
 PRIVATE_IP = "10.1.254.253"  # generate.generate(site, 2, containers=1, guests=0): the one VM container
 SITES = ("osaka", "sdsc", "kisti")
