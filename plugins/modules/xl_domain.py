@@ -152,14 +152,22 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cmc.mvc.plugins.module_utils import _xen
 
 
-def xl_list(module, xl):
-    rc, out, err = module.run_command([xl, "list"])
+def xl_read(module, xl, command, parse):
+    rc, out, err = module.run_command([xl, command])
     if rc != 0:
-        module.fail_json(msg="xl list failed (rc=%d): %s; is this host a Xen Dom0?" % (rc, (err or out).strip()))
+        module.fail_json(msg="xl %s failed (rc=%d): %s; is this host a running Xen Dom0?" % (command, rc, (err or out).strip()))
     try:
-        return _xen.parse_list(out)
+        return parse(out)
     except _xen.XlError as exc:
         module.fail_json(msg=str(exc))
+
+
+def xl_list(module, xl):
+    return xl_read(module, xl, "list", _xen.parse_list)
+
+
+def xl_info(module, xl):
+    return xl_read(module, xl, "info", _xen.parse_info)
 
 
 def run(module, argv, what):
@@ -300,16 +308,6 @@ def main():
         result["dom0"] = dict(release=dom0.get("release"), free_memory=dom0.get("free_memory"),
                               xen_version=dom0.get("xen_version"))
     module.exit_json(**result)
-
-
-def xl_info(module, xl):
-    rc, out, err = module.run_command([xl, "info"])
-    if rc != 0:
-        module.fail_json(msg="xl info failed (rc=%d): %s; is this host a running Xen Dom0?" % (rc, (err or out).strip()))
-    try:
-        return _xen.parse_info(out)
-    except _xen.XlError as exc:
-        module.fail_json(msg=str(exc))
 
 
 def shutdown(module, xl, name, timeout):

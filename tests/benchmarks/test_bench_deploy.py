@@ -1,0 +1,30 @@
+# Copyright (c) cmc.mvc contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Deploy benchmark, from the end-to-end run on the lab in this same pytest run (tests/system/lab/test_deploy_mvc.py
+writes its timings):
+- the deploy of a 4-node cluster over 2 sites divided by the slowest domain's boot-to-SSH time in it (systemd's
+  clock in each domain); all the deploy's other work counts against it, so the serial lower bound is the number
+  of nodes times that, and a deploy with no overhead and full parallelism would be 1;
+- the same deploy divided by a deploy that creates one domain (one create-to-SSH plus a deploy's fixed work);
+- the identical re-run divided by the first run."""
+from __future__ import annotations
+
+import json
+import os
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TIMINGS = os.path.join(TOP, "tests", "output", "deploy-timings.json")
+
+
+def test_deploy_time_ratios():
+    assert os.path.isfile(TIMINGS), "no timings: the end-to-end deploy test did not complete in this run"
+    with open(TIMINGS) as f:
+        t = json.load(f)
+    assert t["deploy_s"] > 0 and t["one_domain_s"] > 0 and t["rerun_s"] > 0 and len(t["boot_to_ssh_s"]) == t["nodes"]
+    slowest = max(t["boot_to_ssh_s"].values())
+    print("\ndeploy of %d nodes over 2 sites: %.0f s; deploy creating 1 domain: %.0f s; identical re-run: %.0f s"
+          % (t["nodes"], t["deploy_s"], t["one_domain_s"], t["rerun_s"]))
+    print("boot to SSH per domain: %s" % ", ".join("%s %.0f s" % kv for kv in sorted(t["boot_to_ssh_s"].items())))
+    print("ratio deploy / slowest domain's boot-to-SSH: %.1f (serial lower bound %d)" % (t["deploy_s"] / slowest, t["nodes"]))
+    print("ratio deploy / one-domain deploy: %.2f (serial would be about %d)" % (t["deploy_s"] / t["one_domain_s"], t["nodes"]))
+    print("ratio re-run / first run: %.2f" % (t["rerun_s"] / t["deploy_s"]))

@@ -1,0 +1,245 @@
+# Copyright (c) cmc.mvc contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cmc.mvc.deploy_mvc end to end on the lab: sites from the Rocks stand-ins, the MVC database on SQLite, the
+supernode, N2N edges across both NATs, Xen domains installed with the requested OS, user and package, login
+through the jump hosts; then re-run, a second isolated cluster, scaling, status and destroy.
+
+The tests run in order and share one deployment (module fixture). Timings go to tests/output for the deploy
+benchmark (tests/benchmarks/test_bench_deploy.py)."""
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shlex
+import subprocess
+import time
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+TIMINGS = os.path.join(TOP, "tests", "output", "deploy-timings.json")
+SSH_OPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=60"]
+
+
+def playbook(name, inventory, *extra, timeout=3600):
+    t0 = time.time()
+    p = subprocess.run(["ansible-playbook", "cmc.mvc." + name, "-i", inventory] + list(extra),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False, timeout=timeout)
+    p.elapsed = time.time() - t0
+    return p
+
+
+def recap(out):
+    """changed= and failed= per host of the PLAY RECAP."""
+    return dict((m.group(1), (int(m.group(2)), int(m.group(3)))) for m in re.finditer(
+        r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", out, re.M))
+
+
+def logins(out):
+    """name -> (site, overlay IP, ssh argv) from the deploy's login summary."""
+    found = {}
+    for m in re.finditer(r'"msg": "(\S+) \((?:frontend|compute)\) at site (\S+) on \S+, overlay ([\d.]+):\s*ssh (.*?)"$',
+                         out, re.M):
+        command = m.group(4).encode().decode("unicode_escape")
+        found[m.group(1)] = (m.group(2), m.group(3), ["ssh"] + shlex.split(command))
+    return found
+
+
+class Cluster:
+    def __init__(self, work, name, count, key_pub, sudo=True):
+        self.name = name
+        self.request = os.path.join(work, name + ".json")
+        self.write(count, key_pub, sudo)
+
+    def write(self, count, key_pub, sudo=True):
+        req = {"vcluster": {"name": self.name, "owner": "alice", "placement": "spread",
+                            "frontend": {"vcpus": 1, "memory_mb": 256, "disk_gb": 1},
+                            "compute": {"count": count, "vcpus": 1, "memory_mb": 256, "disk_gb": 1},
+                            "packages": ["bc"], "users": [{"name": "alice", "ssh_keys": [key_pub], "sudo": sudo}]}}
+        with open(self.request, "w") as f:
+            json.dump(req, f)
+
+
+@pytest.fixture(scope="module")
+def world(lab_session, tmp_path_factory):
+    lab = lab_session.up()
+    lab["helper"] = lab_session
+    work = str(tmp_path_factory.mktemp("deploy"))
+    inventory = os.path.join(work, "inventory")
+    lab["helper"].cli("inventory", inventory)
+    key = os.path.join(work, "alice")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice@e2e", "-f", key], check=True)
+    with open(key + ".pub") as f:
+        pub = f.read().strip()
+    if os.path.exists(TIMINGS):  # never let the benchmark read an earlier run's numbers
+        os.unlink(TIMINGS)
+    w = {"work": work, "inventory": inventory, "key": key, "pub": pub, "lab": lab, "timings": {}}
+    yield w
+    # Whatever a failed test left: remove both clusters (harmless when they are gone).
+    for name in ("e2e2", "e2e1"):
+        playbook("destroy_mvc", inventory, "-e", "mvc_cluster=" + name)
+
+
+def node_run(world, login, command, check=True):
+    argv = login[2][:-1] + ["-i", world["key"]] + SSH_OPTS + [login[2][-1], command]
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False, timeout=300)
+    if check:
+        assert p.returncode == 0, "%s: %s%s" % (login[1], p.stdout, p.stderr)
+    return p
+
+
+def dom0_run(world, command):
+    helper = world["lab"]["helper"]
+    return {vm["inventory_name"]: helper.ssh(vm["inventory_name"], command, check=False).stdout
+            for _site, vm in helper.vm_containers(world["lab"])}
+
+
+@pytest.fixture(scope="module")
+def first(world):
+    c = Cluster(world["work"], "e2e1", 3, world["pub"])
+    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + c.request)
+    assert p.returncode == 0, p.stdout[-6000:]
+    world["timings"]["deploy_s"] = p.elapsed
+    c.out = p.stdout
+    c.logins = logins(p.stdout)
+    return c
+
+
+def test_deploy_places_four_nodes_over_both_sites_and_prints_logins(first):
+    assert sorted(first.logins) == ["e2e1-compute-0", "e2e1-compute-1", "e2e1-compute-2", "e2e1-frontend"]
+    assert {site for site, _ip, _argv in first.logins.values()} == {"osaka", "sdsc"}
+    for _site, _ip, argv in first.logins.values():
+        assert "ProxyCommand=" in " ".join(argv) and argv[-1].startswith("alice@10.200.")
+
+
+def test_every_node_pings_every_other_over_the_overlay_across_nat(world, first):
+    ips = sorted(ip for _site, ip, _argv in first.logins.values())
+    for name, login in sorted(first.logins.items()):
+        others = " ".join(ip for ip in ips if ip != login[1])
+        out = node_run(world, login, "hostname; for ip in %s; do ping -c 2 -W 5 $ip >/dev/null && echo ok $ip "
+                                     "|| echo FAILED $ip; done" % others).stdout
+        assert out.splitlines()[0] == name
+        assert out.count("ok ") == 3 and "FAILED" not in out, out
+
+
+def test_login_as_the_requested_user_with_sudo_and_the_package(world, first):
+    out = node_run(world, first.logins["e2e1-frontend"], "id -un; sudo -n true && echo sudo-ok; echo '6*7' | bc").stdout
+    assert out.split() == ["alice", "sudo-ok", "42"]
+
+
+def test_each_domain_says_how_long_it_took_from_boot_to_ssh(world, first):
+    # systemd's monotonic clock starts at the domain's kernel boot, right after xl create.
+    boot = {}
+    for name, login in sorted(first.logins.items()):
+        out = node_run(world, login, "sudo -n systemctl show ssh.service -p ActiveEnterTimestampMonotonic --value").stdout
+        boot[name] = int(out.strip()) / 1e6
+    assert all(0 < s < 1800 for s in boot.values()), boot
+    world["timings"]["boot_to_ssh_s"] = boot
+
+
+def test_a_second_identical_run_changes_nothing(world, first):
+    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + first.request)
+    assert p.returncode == 0, p.stdout[-4000:]
+    world["timings"]["rerun_s"] = p.elapsed
+    changed = dict((host, c) for host, (c, _f) in recap(p.stdout).items() if c)
+    assert changed == {}, p.stdout[-4000:]
+
+
+@pytest.fixture(scope="module")
+def second(world, first):
+    c = Cluster(world["work"], "e2e2", 1, world["pub"])
+    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + c.request)
+    assert p.returncode == 0, p.stdout[-6000:]
+    c.logins = logins(p.stdout)
+    return c
+
+
+def test_a_second_cluster_runs_alongside_and_is_isolated(world, first, second):
+    assert sorted(second.logins) == ["e2e2-compute-0", "e2e2-frontend"]
+    a = first.logins["e2e1-frontend"]
+    b_ip = second.logins["e2e2-frontend"][1]
+    subnet = b_ip.rsplit(".", 1)[0] + ".0/24"
+    # Even with a route that puts the other cluster's subnet on its own overlay NIC, nothing gets through.
+    # (The NIC is found by its address: systemd names Xen's netfront NIC enX0, older releases eth0.)
+    out = node_run(world, a, "dev=$(ip -o -4 addr show to %s | cut -d' ' -f2); sudo ip route replace %s dev $dev; "
+                             "ping -c 3 -W 2 %s >/dev/null && echo REACHED || echo isolated; sudo ip route del %s dev $dev"
+                             % (a[1], subnet, b_ip, subnet)).stdout
+    assert "isolated" in out and "REACHED" not in out
+    # The second cluster works on its own overlay.
+    out = node_run(world, second.logins["e2e2-frontend"],
+                   "ping -c 2 -W 5 %s >/dev/null && echo ok" % second.logins["e2e2-compute-0"][1]).stdout
+    assert "ok" in out
+
+
+def test_scaling_adds_and_removes_compute_nodes_leaving_the_others_alone(world, second):
+    def domain_ids():
+        ids = {}
+        for out in dom0_run(world, "xl list").values():
+            for line in out.splitlines()[1:]:
+                f = line.split()
+                if f and f[0].startswith("e2e2-"):
+                    ids[f[0]] = f[-5]
+        return ids
+
+    before = domain_ids()
+    second.write(2, world["pub"])
+    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + second.request)
+    assert p.returncode == 0, p.stdout[-4000:]
+    # A deploy that creates exactly one domain: that domain's create-to-SSH time, with the deploy's overhead.
+    world["timings"]["one_domain_s"] = p.elapsed
+    grown = domain_ids()
+    assert sorted(grown) == ["e2e2-compute-0", "e2e2-compute-1", "e2e2-frontend"]
+    assert all(grown[n] == before[n] for n in before), (before, grown)
+    new = logins(p.stdout)["e2e2-compute-1"]
+    assert "ok" in node_run(world, new, "ping -c 2 -W 5 %s >/dev/null && echo ok" % second.logins["e2e2-frontend"][1]).stdout
+    second.write(1, world["pub"])
+    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + second.request)
+    assert p.returncode == 0, p.stdout[-4000:]
+    shrunk = domain_ids()
+    assert shrunk == before, (before, shrunk)
+    assert all("e2e2-compute-1" not in out for out in dom0_run(world, "ls /etc/xen/mvc/e2e2 /var/lib/xen/mvc/e2e2").values())
+
+
+def test_status_reports_live_state_and_draws_the_topology(world, first, second):
+    picture = os.path.join(world["work"], "topology.svg")
+    p = playbook("status_mvc", world["inventory"], "-e", "mvc_picture=" + picture)
+    assert p.returncode == 0, p.stdout[-4000:]
+    rows = re.findall(r'"msg": "(e2e\d) (\S+) \((\w+)\) site (\w+), Dom0 (\S+), overlay ([\d.]+): domain (\w+), '
+                      r'edge (\w+), (reachable from [^"]+|unreachable)"', p.stdout)
+    assert sorted(r[1] for r in rows) == sorted(list(first.logins) + list(second.logins))
+    assert all(r[6] == "running" and r[7] == "up" and r[8].startswith("reachable") for r in rows), rows
+    with open(picture) as f:
+        raw = f.read()
+    svg = html.unescape(raw)  # Graphviz writes '-' as &#45;
+    assert raw.count("<svg") == 1 and "site osaka" in svg and "site sdsc" in svg
+    for name in list(first.logins) + list(second.logins):
+        assert ">%s</text>" % name in svg, name
+
+
+def test_destroy_removes_one_cluster_and_leaves_the_other(world, first, second):
+    p = playbook("destroy_mvc", world["inventory"], "-e", "mvc_cluster=e2e2")
+    assert p.returncode == 0, p.stdout[-4000:]
+    for out in dom0_run(world, "xl list; ip -o link; ls /etc/xen/mvc /var/lib/xen/mvc /etc/n2n/mvc").values():
+        assert "e2e2" not in out and "e2e1" in out
+    a = first.logins["e2e1-frontend"]
+    others = " ".join(ip for n, (_s, ip, _a) in first.logins.items() if n != "e2e1-frontend")
+    out = node_run(world, a, "for ip in %s; do ping -c 2 -W 5 $ip >/dev/null || echo FAILED $ip; done; echo done" % others).stdout
+    assert "FAILED" not in out and "done" in out
+
+
+def test_destroy_leaves_nothing_behind_and_is_harmless_again(world, first):
+    p = playbook("destroy_mvc", world["inventory"], "-e", "mvc_cluster=e2e1")
+    assert p.returncode == 0, p.stdout[-4000:]
+    for dom0, out in dom0_run(world, "xl list | tail -n +3; ip -o link | grep -E 'mvc-|n2n-'; ls /etc/xen/mvc "
+                                     "/var/lib/xen/mvc /etc/n2n/mvc /etc/xen/auto 2>/dev/null; systemctl list-units "
+                                     "--all --no-legend 'mvc-n2n-edge@*'").items():
+        assert out.strip() == "", (dom0, out)
+    again = playbook("destroy_mvc", world["inventory"], "-e", "mvc_cluster=e2e1")
+    assert again.returncode == 0 and all(c == 0 for c, _f in recap(again.stdout).values()), again.stdout[-3000:]
+    os.makedirs(os.path.dirname(TIMINGS), exist_ok=True)
+    with open(TIMINGS, "w") as f:
+        json.dump(dict(world["timings"], nodes=4), f)
+
