@@ -242,4 +242,3 @@ def test_destroy_leaves_nothing_behind_and_is_harmless_again(world, first):
     os.makedirs(os.path.dirname(TIMINGS), exist_ok=True)
     with open(TIMINGS, "w") as f:
         json.dump(dict(world["timings"], nodes=4), f)
-
