@@ -233,9 +233,10 @@ def test_destroy_removes_one_cluster_and_leaves_the_other(world, first, second):
 def test_destroy_leaves_nothing_behind_and_is_harmless_again(world, first):
     p = playbook("destroy_mvc", world["inventory"], "-e", "mvc_cluster=e2e1")
     assert p.returncode == 0, p.stdout[-4000:]
-    for dom0, out in dom0_run(world, "xl list | tail -n +3; ip -o link | grep -E 'mvc-|n2n-'; ls /etc/xen/mvc "
-                                     "/var/lib/xen/mvc /etc/n2n/mvc /etc/xen/auto 2>/dev/null; systemctl list-units "
-                                     "--all --no-legend 'mvc-n2n-edge@*'").items():
+    # find, not ls: ls names each directory it lists, empty or not.
+    for dom0, out in dom0_run(world, "xl list | tail -n +3; ip -o link | grep -E 'mvc-|n2n-'; find /etc/xen/mvc "
+                                     "/var/lib/xen/mvc /etc/n2n/mvc /etc/xen/auto -mindepth 1 2>/dev/null; "
+                                     "systemctl list-units --all --no-legend 'mvc-n2n-edge@*'").items():
         assert out.strip() == "", (dom0, out)
     again = playbook("destroy_mvc", world["inventory"], "-e", "mvc_cluster=e2e1")
     assert again.returncode == 0 and all(c == 0 for c, _f in recap(again.stdout).values()), again.stdout[-3000:]
