@@ -15,6 +15,8 @@ import re
 import shutil
 import tempfile
 
+from ansible_collections.cmc.mvc.plugins.module_utils import _xen
+
 USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 KEY_TYPES = ("ed25519", "ecdsa", "rsa")
@@ -83,12 +85,7 @@ def build(params, run):
             add_user(tree, user, run)
         label = params["hostname"][:16]
         run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", label, "-d", tree, params["disk"]], "making the filesystem")
-        fd, tmp = tempfile.mkstemp(prefix=".stamp.", dir=work)
-        with os.fdopen(fd, "w") as f:
-            json.dump(params["stamp_data"], f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, params["stamp"])
+        _xen.write_atomic(params["stamp"], json.dumps(params["stamp_data"], indent=2, sort_keys=True) + "\n", 0o600)
     finally:
         shutil.rmtree(tree, ignore_errors=True)
 

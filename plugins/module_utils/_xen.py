@@ -92,16 +92,9 @@ def plan(state, current):
     raise ValueError("state must be running, present, stopped or absent, got %r" % (state,))
 
 
-def write_if_changed(path, content, mode, dir_mode=0o755):
-    """Writes ``content`` to ``path`` through a temporary file when it differs. Returns the old content or None."""
-    try:
-        with open(path) as f:
-            old = f.read()
-    except FileNotFoundError:
-        old = None
-    if old == content:
-        return old
-    directory = os.path.dirname(path)
+def write_atomic(path, content, mode, dir_mode=0o755):
+    """Writes ``content`` to ``path`` through a temporary file beside it, so that no reader sees half a file."""
+    directory = os.path.dirname(path) or "."
     os.makedirs(directory, mode=dir_mode, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
     try:
@@ -112,7 +105,6 @@ def write_if_changed(path, content, mode, dir_mode=0o755):
     except BaseException:
         os.unlink(tmp)
         raise
-    return old
 
 
 def domain_files(disk, name):

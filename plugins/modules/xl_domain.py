@@ -256,7 +256,7 @@ def main():
     if actions and not module.check_mode:
         for action in actions:
             if action == "config":
-                _xen.write_if_changed(p["config"], p["config_content"], 0o644)
+                _xen.write_atomic(p["config"], p["config_content"], 0o644)
             elif action == "disk":
                 os.makedirs(os.path.dirname(p["disk"]), mode=0o700, exist_ok=True)
                 with open(p["disk"], "wb") as f:
