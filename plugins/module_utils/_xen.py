@@ -9,10 +9,12 @@ It runs on Dom0s, so it uses the standard library only.
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import os
 import re
 import tempfile
+import time
 
 # xl prints ``r b p s c d`` (running, blocked, paused, shutdown, crashed, dying) as a six-column field.
 _STATE_RE = re.compile(r"^[r-][b-][p-][s-][c-][d-]$")
@@ -105,6 +107,38 @@ def write_atomic(path, content, mode, dir_mode=0o755):
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+LOCK_DIR = "/run/lock/cmc-mvc"
+
+
+class LockTimeout(RuntimeError):
+    """Another run kept a domain's lock for too long."""
+
+
+def lock_domain(name, timeout=1800, lock_dir=LOCK_DIR):
+    """Takes the Dom0-wide lock of domain ``name`` and returns its open file; the lock lasts until that file is
+    closed or the process ends. A deploy that was killed leaves its module running on the Dom0, and a re-run
+    must not write the same disk or create the same domain beside it: it waits here instead."""
+    os.makedirs(lock_dir, mode=0o755, exist_ok=True)
+    f = open(os.path.join(lock_dir, name + ".lock"), "a+")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                f.seek(0)
+                holder = f.read().strip() or "unknown"
+                f.close()
+                raise LockTimeout("domain %s is still locked after %d s by process %s on this Dom0 (an earlier run "
+                                  "that is still working?)" % (name, timeout, holder))
+            time.sleep(1)
+    f.truncate(0)
+    f.write("%d\n" % os.getpid())
+    f.flush()
+    return f
 
 
 def domain_files(disk, name):

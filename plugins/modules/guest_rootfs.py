@@ -18,6 +18,9 @@ description:
     never overwritten. When the stamp records other data than O(stamp_data), the module warns.
   - The tree is removed whatever happens, and the stamp is written last, so a failed run leaves no stamp and
     the next run installs again.
+  - Holds the lock named after O(hostname) in C(/run/lock/cmc-mvc) while it works (M(cmc.mvc.xl_domain) takes
+    the same lock for a domain of that name), so a re-run waits for a killed run's module that is still working
+    on the Dom0 (up to 30 minutes).
   - Used by the M(cmc.mvc.guest_os) role.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
@@ -146,7 +149,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cmc.mvc.plugins.module_utils import _guest
+from ansible_collections.cmc.mvc.plugins.module_utils import _guest, _xen
 
 
 def main():
@@ -177,6 +180,11 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    if not module.check_mode:
+        try:
+            lock = _xen.lock_domain(p["hostname"])  # noqa: F841 pylint: disable=unused-variable  # held until exit
+        except (_xen.LockTimeout, OSError) as exc:
+            module.fail_json(msg=str(exc))
     before = _guest.read_stamp(p["stamp"])
     if before is not None:
         if before != p["stamp_data"]:

@@ -20,6 +20,8 @@ description:
   - Xen keeps no record of a stopped domain. V(stopped) means not running, with its config file kept.
     V(absent) with O(purge=true) also removes the config, the disk file and the files named C(<name>.*) beside
     it, and their directories once empty.
+  - Holds the domain's lock in C(/run/lock/cmc-mvc) (shared with M(cmc.mvc.guest_rootfs)) while it changes
+    anything, so a re-run waits for a killed run's module that is still working on the Dom0 (up to 30 minutes).
   - Used by the M(cmc.mvc.xen_domain) role.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
@@ -209,6 +211,11 @@ def main():
     if making and p["disk"] and not os.path.exists(p["disk"]) and not (p["disk_size_gb"] or 0) > 0:
         refuse(module, "disk_size_gb", "a new disk file needs a size of more than 0 GiB, got %r" % p["disk_size_gb"])
 
+    if not module.check_mode:
+        try:
+            lock = _xen.lock_domain(name)  # noqa: F841 pylint: disable=unused-variable  # held until exit
+        except (_xen.LockTimeout, OSError) as exc:
+            module.fail_json(msg=str(exc))
     before = xl_list(module, xl).get(name)
     actions = []
     dom0 = None

@@ -2,6 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _xen
@@ -87,3 +89,15 @@ def test_plan_runs_only_what_the_state_needs(state, current, actions):
 def test_plan_refuses_an_unknown_state():
     with pytest.raises(ValueError, match="running, present, stopped or absent"):
         _xen.plan("paused", None)
+
+
+def test_lock_domain_makes_a_second_run_wait_and_names_the_holder(tmp_path):
+    held = _xen.lock_domain("c1-node", lock_dir=str(tmp_path))
+    with pytest.raises(_xen.LockTimeout, match=r"domain c1-node is still locked after 0 s by process %d" % os.getpid()):
+        _xen.lock_domain("c1-node", timeout=0, lock_dir=str(tmp_path))
+    other = _xen.lock_domain("c1-other", timeout=0, lock_dir=str(tmp_path))  # one lock per domain
+    other.close()
+    held.close()  # the run ends (or is killed): the lock goes with it
+    again = _xen.lock_domain("c1-node", timeout=0, lock_dir=str(tmp_path))
+    assert (tmp_path / "c1-node.lock").read_text() == "%d\n" % os.getpid()
+    again.close()
