@@ -13,10 +13,13 @@ import json
 import os
 import re
 import shlex
+import shutil
+import signal
 import subprocess
 import time
 
 import pytest
+import yaml
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 TIMINGS = os.path.join(TOP, "tests", "output", "deploy-timings.json")
@@ -81,6 +84,71 @@ def world(lab_session, tmp_path_factory):
     # Whatever a failed test left: remove both clusters (harmless when they are gone).
     for name in ("e2e2", "e2e1"):
         playbook("destroy_mvc", inventory, "-e", "mvc_cluster=" + name)
+
+
+def node_statuses(world, cluster):
+    """name -> status of the cluster's nodes in the MVC database, read with cmc.mvc.vcluster_info."""
+    p = subprocess.run(["ansible", "localhost", "-i", world["inventory"], "-m", "cmc.mvc.vcluster_info",
+                        "-a", "database={{ mvc_database }} names=%s" % cluster, "-o"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    line = [x for x in p.stdout.splitlines() if x.startswith("localhost | SUCCESS => ")][0]
+    data = json.loads(line.split("=>", 1)[1])
+    return dict((n["name"], n["status"]) for c in data["clusters"] for n in c["nodes"])
+
+
+def broken_inventory(world, name, frontend_down=False, vm_container_down=False):
+    """A copy of the lab inventory in which site sdsc does not answer: its frontend (the Rocks query and the hop
+    refused on port 1; the VM containers then come only from the Rocks sources, as for a real site), or its
+    VM container (SSH port 1 through the frontend, with a connection of its own rather than a live master)."""
+    inv = os.path.join(world["work"], name)
+    shutil.copytree(world["inventory"], inv)
+    if frontend_down:
+        path = os.path.join(inv, "sites.rocks.yml")
+        with open(path) as f:
+            config = yaml.safe_load(f)
+        for fe in config["frontends"]:
+            if fe["site"] == "sdsc":
+                fe["port"] = 1
+        with open(path, "w") as f:
+            json.dump(config, f)
+        path = os.path.join(inv, "hosts.yml")
+        with open(path) as f:
+            hosts = yaml.safe_load(f)
+        del hosts["all"]["children"]["vm_containers"]
+        with open(path, "w") as f:
+            yaml.safe_dump(hosts, f)
+    if vm_container_down:
+        os.makedirs(os.path.join(inv, "host_vars"), exist_ok=True)
+        with open(os.path.join(inv, "host_vars", "vm-container-0-0.sdsc.yml"), "w") as f:
+            f.write("ansible_port: 1\nansible_control_path: \"%(directory)s/mvc-fault-%%r\"\n")
+    return inv
+
+
+def on_dom0s(world, cluster):
+    """What of ``cluster`` each Dom0 has: domains, configs, disks, edge keys."""
+    return dict((dom0, [line for line in out.splitlines() if cluster in line])
+                for dom0, out in dom0_run(world, "xl list; find /etc/xen/mvc /var/lib/xen/mvc /etc/n2n/mvc").items())
+
+
+def killed_mid_install(world, request):
+    """Starts a deploy and kills it (its own process group) while a node's disk is being made, whose module
+    goes on running on the Dom0. Returns the deploy's output up to then."""
+    killed = subprocess.Popen(["ansible-playbook", "cmc.mvc.deploy_mvc", "-i", world["inventory"], "-e",
+                               "@" + request], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)
+    seen = []
+    try:
+        for line in killed.stdout:
+            seen.append(line)
+            if "Make the node's root filesystem on its disk" in line:
+                time.sleep(10)
+                break
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait(timeout=60)
+        killed.stdout.close()
+    return "".join(seen)
 
 
 def node_run(world, login, command, check=True):
@@ -151,10 +219,48 @@ def test_a_second_identical_run_changes_nothing(world, first):
 @pytest.fixture(scope="module")
 def second(world, first):
     c = Cluster(world["work"], "e2e2", 1, world["pub"])
+    # The faults of a site come first: each deploy fails naming the site, and the database claims nothing.
+    c.fault_frontend = playbook("deploy_mvc", broken_inventory(world, "frontend-down", frontend_down=True),
+                                "-e", "@" + c.request)
+    c.fault_frontend_statuses = node_statuses(world, "e2e2")
+    c.fault_frontend_left = on_dom0s(world, "e2e2")
+    c.fault_vm = playbook("deploy_mvc", broken_inventory(world, "vm-container-down", vm_container_down=True),
+                          "-e", "@" + c.request)
+    c.fault_vm_statuses = node_statuses(world, "e2e2")
+    # The site is back, but this deploy is killed while sdsc's node is being installed.
+    c.killed = killed_mid_install(world, c.request)
+    c.killed_statuses = node_statuses(world, "e2e2")
+    # The same request completes the cluster.
     p = playbook("deploy_mvc", world["inventory"], "-e", "@" + c.request)
     assert p.returncode == 0, p.stdout[-6000:]
     c.logins = logins(p.stdout)
+    c.statuses = node_statuses(world, "e2e2")
     return c
+
+
+def test_an_unreachable_frontend_fails_the_deploy_by_site_before_any_dom0_work(second):
+    out = second.fault_frontend.stdout
+    assert second.fault_frontend.returncode != 0
+    assert re.search(r"e2e2 needs [^\n]*vm-container-0-0\.sdsc[^\n]* at site [^\n]*sdsc", out), out[-4000:]
+    assert re.search(r"Rocks\s+frontend\s+of\s+site\s+sdsc:", out), out[:4000]  # the inventory's warning
+    assert sorted(second.fault_frontend_statuses) == ["e2e2-compute-0", "e2e2-frontend"]
+    assert set(second.fault_frontend_statuses.values()) == {"planned"}
+    assert all(lines == [] for lines in second.fault_frontend_left.values()), second.fault_frontend_left
+
+
+def test_an_unreachable_vm_container_fails_the_deploy_by_name_and_claims_nothing(second):
+    out = second.fault_vm.stdout
+    assert second.fault_vm.returncode != 0
+    assert "UNREACHABLE" in out
+    assert "e2e2 is not deployed on vm-container-0-0.sdsc" in out, out[-4000:]
+    assert "deployed" not in second.fault_vm_statuses.values(), second.fault_vm_statuses
+
+
+def test_a_deploy_killed_mid_install_is_completed_by_a_rerun(second):
+    assert "Make the node's root filesystem on its disk" in second.killed, second.killed[-4000:]
+    assert set(second.killed_statuses.values()) == {"planned"}, second.killed_statuses
+    # The re-run completed (the fixture asserts it, and the next tests log in and ping); the database says so.
+    assert second.statuses == {"e2e2-compute-0": "deployed", "e2e2-frontend": "deployed"}
 
 
 def test_a_second_cluster_runs_alongside_and_is_isolated(world, first, second):
