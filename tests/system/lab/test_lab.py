@@ -166,17 +166,24 @@ def test_rocks_inventory_over_the_lab_frontends(lab, tmp_path):
 
 def test_pv_domu_started_by_hand_boots_and_gets_link_on_a_bridge(lab):
     helper = lab["helper"]
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "pv_domu.sh")) as f:
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "busybox_domains.sh")) as f:
         script = f.read()
     for site, vm in helper.vm_containers(lab)[:1]:  # one is enough: every dom0 boots the same image
-        out = helper.ssh(vm["inventory_name"], "sh -s <<'MVC_DOMU'\n%sMVC_DOMU\n" % script, timeout=600).stdout
+        def run(action, vm=vm):
+            return helper.ssh(vm["inventory_name"], "sh -s %s <<'MVC_DOMU'\n%sMVC_DOMU\n" % (action, script),
+                              timeout=600).stdout
+        try:
+            assert "prepared" in run("prepare")
+            out = run("probe")
+        finally:
+            run("clean")
         print(out)
         assert re.search(r"^domu-ping: yes", out, re.M), out
-        domid = re.search(r"^mvc-lab-test\s+(\d+)", out, re.M).group(1)  # xl list showed it running
+        domid = re.search(r"^mvc-bench-1\s+(\d+)", out, re.M).group(1)  # xl list showed it running
         assert "vif%s.0" % domid in re.search(r"^bridge-ports: (.*)$", out, re.M).group(1).split()
         assert re.search(r"^vif-carrier: 1$", out, re.M), out
-        # The script's trap destroyed it again: only Domain-0 remains.
-        assert "mvc-lab-test" not in helper.ssh(vm["inventory_name"], "xl list").stdout, site
+        # The probe destroyed it again: only Domain-0 remains.
+        assert "mvc-bench-1" not in helper.ssh(vm["inventory_name"], "xl list").stdout, site
 
 
 def test_dom0s_install_debian_packages_through_the_lab_mirror(lab):
