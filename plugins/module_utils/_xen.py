@@ -9,6 +9,7 @@ It runs on Dom0s, so it uses the standard library only.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import glob
 import os
@@ -110,18 +111,31 @@ def write_atomic(path, content, mode, dir_mode=0o755):
 
 
 LOCK_DIR = "/run/lock/cmc-mvc"
+# Domain names go into lock and autostart paths: nothing that could leave the directory.
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-class LockTimeout(RuntimeError):
+class LockError(RuntimeError):
+    """A domain's lock could not be taken."""
+
+
+class LockTimeout(LockError):
     """Another run kept a domain's lock for too long."""
 
 
-def lock_domain(name, timeout=1800, lock_dir=LOCK_DIR):
+def lock_domain(name, timeout=1800, lock_dir=None):
     """Takes the Dom0-wide lock of domain ``name`` and returns its open file; the lock lasts until that file is
-    closed or the process ends. A deploy that was killed leaves its module running on the Dom0, and a re-run
-    must not write the same disk or create the same domain beside it: it waits here instead."""
-    os.makedirs(lock_dir, mode=0o755, exist_ok=True)
-    f = open(os.path.join(lock_dir, name + ".lock"), "a+")
+    closed. A deploy that was killed leaves its module running on the Dom0, and a re-run must not write the same
+    disk or create the same domain beside it: it waits here instead. Modules use ``domain_lock``, which closes
+    the file when they return: a persistent interpreter (mitogen) never exits between tasks."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise LockError("domain name %r: letters, digits, '.', '-' or '_', at most 64" % (str(name)[:80],))
+    lock_dir = lock_dir or LOCK_DIR
+    try:
+        os.makedirs(lock_dir, mode=0o755, exist_ok=True)
+        f = open(os.path.join(lock_dir, name + ".lock"), "a+")
+    except OSError as exc:
+        raise LockError("cannot open the lock of domain %s in %s: %s" % (name, lock_dir, exc)) from exc
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -139,6 +153,16 @@ def lock_domain(name, timeout=1800, lock_dir=LOCK_DIR):
     f.write("%d\n" % os.getpid())
     f.flush()
     return f
+
+
+@contextlib.contextmanager
+def domain_lock(name, timeout=1800, lock_dir=None):
+    """``lock_domain`` for the length of a ``with`` block, released however the block ends."""
+    f = lock_domain(name, timeout, lock_dir)
+    try:
+        yield f
+    finally:
+        f.close()
 
 
 def domain_files(disk, name):

@@ -145,6 +145,7 @@ installed:
   sample: true
 """
 
+import contextlib
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -180,17 +181,23 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    if not module.check_mode:
-        try:
-            lock = _xen.lock_domain(p["hostname"])  # noqa: F841 pylint: disable=unused-variable  # held until exit
-        except (_xen.LockTimeout, OSError) as exc:
-            module.fail_json(msg=str(exc))
+    # Released when the module returns, whatever the path: a persistent interpreter (mitogen) never exits.
+    try:
+        with contextlib.nullcontext() if module.check_mode else _xen.domain_lock(p["hostname"]):
+            result = install(module, p)
+    except _xen.LockError as exc:
+        module.fail_json(msg=str(exc), field="hostname")
+    module.exit_json(**result)
+
+
+def install(module, p):
+    """Installs the disk unless its stamp says it is done; returns the module's result."""
     before = _guest.read_stamp(p["stamp"])
     if before is not None:
         if before != p["stamp_data"]:
             module.warn("%s was installed with %s; the disk is kept as it is (remove the domain to reinstall it)"
                         % (p["hostname"], before))
-        module.exit_json(changed=False, installed=False, stamp=before)
+        return dict(changed=False, installed=False, stamp=before)
     try:
         _guest.check(p)
     except _guest.GuestError as exc:
@@ -198,7 +205,7 @@ def main():
     diff = {"before": "", "after": module.jsonify(p["stamp_data"]) + "\n",
             "before_header": p["stamp"], "after_header": p["stamp"]}
     if module.check_mode:
-        module.exit_json(changed=True, installed=True, stamp=p["stamp_data"], diff=diff)
+        return dict(changed=True, installed=True, stamp=p["stamp_data"], diff=diff)
 
     def run(argv, what):
         rc, out, err = module.run_command(argv)
@@ -211,7 +218,7 @@ def main():
         module.fail_json(msg="%s: %s" % (p["hostname"], exc), field=exc.field)
     except OSError as exc:
         module.fail_json(msg="%s: %s" % (p["hostname"], exc), exception=traceback.format_exc())
-    module.exit_json(changed=True, installed=True, stamp=p["stamp_data"], diff=diff)
+    return dict(changed=True, installed=True, stamp=p["stamp_data"], diff=diff)
 
 
 if __name__ == "__main__":

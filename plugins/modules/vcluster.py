@@ -241,24 +241,27 @@ def main():
             raise _mvcdb.InputError("database", "an in-memory SQLite database would keep nothing; give a file")
         result["database"] = _mvcdb.masked_url(url)
         db = open_database(module, p)
-        if p["state"] == "present":
-            out = db.run(lambda conn: _mvcdb.register(
-                conn, p["request"], containers, p["overlay_pool"], p["overlay_prefix"], p["node_status"],
-                p["return_key"]), check_mode=module.check_mode)
-            plan = out["plan"]
-            if p["return_key"]:
-                result["n2n_key"] = plan.pop("n2n_key")
-            result.update(changed=out["changed"], vcluster=plan,
-                          removed=_mvcdb.removed_parts(out["before"], out["after"]))
-            before, after = out["before"], out["after"]
-        else:
-            removed = db.run(lambda conn: _mvcdb.unregister(conn, p["request"]["name"]), check_mode=module.check_mode)
-            result.update(changed=removed is not None, vcluster=removed or {},
-                          removed=_mvcdb.removed_parts(removed, None))
-            before, after = _mvcdb._comparable(removed), {}
-        if module._diff:
-            result["diff"] = {"before": before, "after": after}
-        db.dispose()
+        # Closed whatever the path: a persistent interpreter (mitogen) would keep its connections.
+        try:
+            if p["state"] == "present":
+                out = db.run(lambda conn: _mvcdb.register(
+                    conn, p["request"], containers, p["overlay_pool"], p["overlay_prefix"], p["node_status"],
+                    p["return_key"]), check_mode=module.check_mode)
+                plan = out["plan"]
+                if p["return_key"]:
+                    result["n2n_key"] = plan.pop("n2n_key")
+                result.update(changed=out["changed"], vcluster=plan,
+                              removed=_mvcdb.removed_parts(out["before"], out["after"]))
+                before, after = out["before"], out["after"]
+            else:
+                removed = db.run(lambda conn: _mvcdb.unregister(conn, p["request"]["name"]), check_mode=module.check_mode)
+                result.update(changed=removed is not None, vcluster=removed or {},
+                              removed=_mvcdb.removed_parts(removed, None))
+                before, after = _mvcdb._comparable(removed), {}
+            if module._diff:
+                result["diff"] = {"before": before, "after": after}
+        finally:
+            db.dispose()
     except ERRORS as exc:
         module.fail_json(msg=str(exc), field=getattr(exc, "field", None), **result)
     module.exit_json(**result)

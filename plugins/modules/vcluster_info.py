@@ -87,9 +87,12 @@ def main():
         if url.get_backend_name() == "sqlite" and url.database and not os.path.exists(url.database):
             module.exit_json(**result)
         db = _mvcdb.Database(p["database"], p["database_password"], readonly=True, create=False)
-        if db.current_version() != 0:
-            result["clusters"] = db.run(lambda conn: _mvcdb.read_clusters(conn, p["names"]))
-        db.dispose()
+        # Closed whatever the path: a persistent interpreter (mitogen) would keep its connections.
+        try:
+            if db.current_version() != 0:
+                result["clusters"] = db.run(lambda conn: _mvcdb.read_clusters(conn, p["names"]))
+        finally:
+            db.dispose()
     except (_mvcdb.DBError, _mvcdb.InputError) as exc:
         module.fail_json(msg=str(exc), **result)
     module.exit_json(**result)

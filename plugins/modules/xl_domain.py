@@ -146,6 +146,7 @@ field:
   sample: memory_mb
 """
 
+import contextlib
 import os
 import time
 
@@ -205,17 +206,28 @@ def main():
     p = module.params
     name, state = p["name"], p["state"]
     making = state in ("running", "present")
+    # The name goes into the lock and autostart paths.
+    if not _xen.NAME_RE.fullmatch(name):
+        refuse(module, "name", "%r: letters, digits, '.', '-' or '_', at most 64" % name[:80])
     xl = module.get_bin_path("xl", required=True, opt_dirs=["/usr/sbin", "/usr/lib/xen-4.17/bin"])
     if p["autostart"] and making and not p["config"]:
         refuse(module, "config", "needed to make the autostart link")
     if making and p["disk"] and not os.path.exists(p["disk"]) and not (p["disk_size_gb"] or 0) > 0:
         refuse(module, "disk_size_gb", "a new disk file needs a size of more than 0 GiB, got %r" % p["disk_size_gb"])
 
-    if not module.check_mode:
-        try:
-            lock = _xen.lock_domain(name)  # noqa: F841 pylint: disable=unused-variable  # held until exit
-        except (_xen.LockTimeout, OSError) as exc:
-            module.fail_json(msg=str(exc))
+    # Released when the module returns, whatever the path: a persistent interpreter (mitogen) never exits.
+    try:
+        with contextlib.nullcontext() if module.check_mode else _xen.domain_lock(name):
+            result = converge(module, xl, p)
+    except _xen.LockError as exc:
+        module.fail_json(msg=str(exc), field="name")
+    module.exit_json(**result)
+
+
+def converge(module, xl, p):
+    """Brings the domain, its files and its autostart link to ``p``'s state; returns the module's result."""
+    name, state = p["name"], p["state"]
+    making = state in ("running", "present")
     before = xl_list(module, xl).get(name)
     actions = []
     dom0 = None
@@ -314,7 +326,7 @@ def main():
     if dom0 is not None:
         result["dom0"] = dict(release=dom0.get("release"), free_memory=dom0.get("free_memory"),
                               xen_version=dom0.get("xen_version"))
-    module.exit_json(**result)
+    return result
 
 
 def shutdown(module, xl, name, timeout):

@@ -11,6 +11,7 @@ import sys
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.cmc.mvc.plugins.module_utils import _xen
 from ansible_collections.cmc.mvc.plugins.modules import xl_domain
 
 FAKE_XL = r'''#!%s
@@ -41,6 +42,13 @@ json.dump(st, open(path, "w"))
 ''' % sys.executable
 
 
+@pytest.fixture(autouse=True)
+def lock_dir(tmp_path, monkeypatch):
+    path = tmp_path / "locks"
+    monkeypatch.setattr(_xen, "LOCK_DIR", str(path))
+    return path
+
+
 @pytest.fixture
 def xl(tmp_path, monkeypatch):
     bindir = tmp_path / "bin"
@@ -68,8 +76,9 @@ def run(args, check_mode=False):
     if check_mode:
         args = dict(args, _ansible_check_mode=True)
     with patch_module_args(args):
-        with pytest.raises(SystemExit):
+        with pytest.raises(SystemExit) as exc:
             xl_domain.main()
+    return exc
 
 
 def result(capsys):
@@ -204,3 +213,27 @@ def test_absent_with_purge_removes_config_disk_and_what_is_beside_it(xl, tmp_pat
     assert not os.path.exists(os.path.dirname(args["config"]))
     run(dict(args, state="absent", purge=True))
     assert not result(capsys)["changed"]
+
+
+def test_the_lock_is_released_when_the_module_returns_in_the_same_interpreter(xl, capsys):
+    # A persistent interpreter (mitogen) runs the next task in the same process, and keeps the last one's
+    # traceback and frames alive: the lock must not wait for the process to end or the frames to go.
+    args = dict(name="n1", config=xl["config"], autostart_dir=xl["auto"])
+    first = run(args)
+    assert result(capsys)["changed"]
+    with _xen.domain_lock("n1", timeout=0):
+        pass
+    second = run(dict(args, state="absent"))
+    assert result(capsys)["actions"] == ["destroy", "no-autostart"]
+    assert first.value.code == second.value.code == 0
+    failed = run(dict(args, config=xl["config"] + ".nope"))  # a failure releases it too
+    assert result(capsys)["failed"] and failed.value.code == 1
+    with _xen.domain_lock("n1", timeout=0):
+        pass
+
+
+def test_a_name_that_could_leave_the_lock_directory_is_refused(xl, capsys, lock_dir):
+    run(dict(name="../n1", config=xl["config"], autostart_dir=xl["auto"]))
+    res = result(capsys)
+    assert res["failed"] and res["field"] == "name" and res["msg"].startswith("name: ")
+    assert not lock_dir.exists() and xl["calls"]() == []
