@@ -282,7 +282,7 @@ def converge(module, xl, p):
                     os.fchmod(f.fileno(), 0o600)
                     f.truncate(p["disk_size_gb"] * 1024 ** 3)
             elif action == "create":
-                run(module, [xl, "create", p["config"]], "xl create %s" % p["config"])
+                create(module, xl, name, p["config"])
             elif action == "unpause":
                 run(module, [xl, "unpause", name], "xl unpause %s" % name)
             elif action == "destroy":
@@ -327,6 +327,21 @@ def converge(module, xl, p):
         result["dom0"] = dict(release=dom0.get("release"), free_memory=dom0.get("free_memory"),
                               xen_version=dom0.get("xen_version"))
     return result
+
+
+def create(module, xl, name, config):
+    """xl create, once more when libxl killed a hotplug script for taking too long (it gives them seconds, and a
+    busy Dom0 can take longer to set up a disk's loop device): the failed domain is gone, so the retry is safe."""
+    rc, out, err = module.run_command([xl, "create", config])
+    if rc != 0 and "because of timeout" in err:
+        module.warn("xl create %s: a hotplug script timed out; trying once more (%s)"
+                    % (config, err.strip().splitlines()[-1] if err.strip() else ""))
+        if name in xl_list(module, xl):
+            run(module, [xl, "destroy", name], "xl destroy %s" % name)
+        rc, out, err = module.run_command([xl, "create", config])
+    if rc != 0:
+        module.fail_json(msg="xl create %s failed (rc=%d): %s" % (config, rc, (err or out).strip()),
+                         cmd=[xl, "create", config])
 
 
 def shutdown(module, xl, name, timeout):

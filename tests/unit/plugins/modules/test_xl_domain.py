@@ -33,6 +33,10 @@ elif args[0] == "create":
     name = re.search(r'^name\s*=\s*"([^"]+)"', open(args[1]).read(), re.M).group(1)
     if st.get("fail_create"):
         sys.stderr.write("libxl: error: bridge missing\n"); sys.exit(3)
+    if st.get("hotplug_timeouts", 0) > 0:
+        st["hotplug_timeouts"] -= 1
+        json.dump(st, open(path, "w"))
+        sys.stderr.write("libxl: error: killing execution of /etc/xen/scripts/block add because of timeout\n"); sys.exit(3)
     doms[name] = "-b----"
 elif args[0] in ("destroy", "shutdown"):
     doms.pop(args[-1], None)
@@ -237,3 +241,16 @@ def test_a_name_that_could_leave_the_lock_directory_is_refused(xl, capsys, lock_
     res = result(capsys)
     assert res["failed"] and res["field"] == "name" and res["msg"].startswith("name: ")
     assert not lock_dir.exists() and xl["calls"]() == []
+
+
+@pytest.mark.parametrize("timeouts, ok", [(1, True), (2, False)])
+def test_a_hotplug_timeout_is_tried_once_more(xl, capsys, timeouts, ok):
+    xl["set_state"](hotplug_timeouts=timeouts)
+    run(dict(name="n1", config=xl["config"], autostart_dir=xl["auto"]))
+    res = result(capsys)
+    assert [c for c in xl["calls"]() if c.startswith("create")] == ["create %s" % xl["config"]] * 2
+    assert "hotplug script timed out" in json.dumps(res.get("warnings"))
+    if ok:
+        assert res["changed"] and res["domain"]["state"] == "running"
+    else:
+        assert res["failed"] and "because of timeout" in res["msg"]
