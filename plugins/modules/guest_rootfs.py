@@ -10,13 +10,18 @@ module: guest_rootfs
 short_description: Install a Xen guest's root filesystem onto its disk from a golden tarball, once
 version_added: 0.1.0
 description:
-  - Runs on a Xen Dom0, before the domain's first boot. In one pass it unpacks O(golden) into a fresh temporary
-    tree, adds the PV driver modules of the kernel that boots the guest, writes O(files), enables O(enable_units),
-    makes new SSH host keys and the O(users) with their SSH keys, and makes the disk's ext4 filesystem from the
-    tree with C(mke2fs -d). It then writes O(stamp).
+  - Runs on a Xen Dom0, before the domain's first boot. In one pass it writes the guest's ext4 filesystem onto
+    O(disk) from O(golden) with the PV driver modules of the kernel that boots the guest, writes O(files), enables
+    O(enable_units), makes new SSH host keys and the O(users) with their SSH keys. It then writes O(stamp).
+  - A disk file, on a Dom0 that has loop devices, is a copy of the Dom0's base image (beside O(golden): the
+    golden tree with the kernel's modules, made into a filesystem with C(mke2fs -d) once per golden image and
+    kernel), grown to the disk's size, given its own label and UUID, and mounted to add the node's own files.
+    The copy replaces the disk only when it is complete.
+  - A block device, or a Dom0 without loop devices, gets a fresh temporary tree of O(golden) per node, made into
+    its filesystem with C(mke2fs -d).
   - Installs only when O(stamp) does not exist; a disk with a stamp holds a guest that may have run, and is
     never overwritten. When the stamp records other data than O(stamp_data), the module warns.
-  - The tree is removed whatever happens, and the stamp is written last, so a failed run leaves no stamp and
+  - The tree, the mount and the copy are removed whatever happens, and the stamp is written last, so a failed run leaves no stamp and
     the next run installs again.
   - Holds the lock named after O(hostname) in C(/run/lock/cmc-mvc) while it works (M(cmc.mvc.xl_domain) takes
     the same lock for a domain of that name), so a re-run waits for a killed run's module that is still working

@@ -28,7 +28,7 @@ def debugfs(disk, command):
 def node(tmp_path_factory):
     work = tmp_path_factory.mktemp("guest_os")
     disk = work / "lab1-c01.img"
-    subprocess.run(["truncate", "-s", "1G", str(disk)], check=True)
+    subprocess.run(["truncate", "-s", "2G", str(disk)], check=True)  # more than the base image: grown
     release = work / "modules" / "6.1.0-99-amd64"
     for path in ("kernel/drivers/net/xen-netfront.ko", "kernel/drivers/block/xen-blkfront.ko", "kernel/fs/big.ko"):
         (release / path).parent.mkdir(parents=True, exist_ok=True)
@@ -122,3 +122,20 @@ def test_bad_input_names_the_variable_and_writes_nothing(node, tmp_path):
 def test_file_capabilities_survive_into_the_disk(node):
     # ping's cap_net_raw, set by its package, lets users other than root ping over the overlay.
     assert "security.capability" in debugfs(node["disk"], "ea_list /usr/bin/ping")
+
+
+def test_the_disk_is_a_copy_of_the_dom0s_base_image_with_its_own_name(node):
+    # The golden tree becomes a filesystem once per golden image and kernel; each node's disk is a copy of it,
+    # grown to the disk's size, with its own label and UUID.
+    bases = [p for p in os.listdir(node["work"] / "dom0-cache") if p.startswith("base-") and p.endswith(".img")]
+    assert len(bases) == 1, os.listdir(node["work"] / "dom0-cache")
+
+    def superblock(path):
+        out = subprocess.run(["dumpe2fs", "-h", str(path)], check=True, capture_output=True, text=True).stdout
+        return dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+
+    base, disk = superblock(node["work"] / "dom0-cache" / bases[0]), superblock(node["disk"])
+    assert disk["Filesystem volume name"].strip() == "lab1-c01"
+    assert disk["Filesystem UUID"] != base["Filesystem UUID"]
+    assert int(disk["Block count"]) * int(disk["Block size"]) == 2 * 1024 ** 3
+    assert int(base["Block count"]) < int(disk["Block count"])

@@ -2,6 +2,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _guest
@@ -61,3 +64,71 @@ def test_stamp_that_is_missing_or_broken_reads_as_none(tmp_path):
     assert _guest.read_stamp(str(tmp_path / "none")) is None
     (tmp_path / "broken").write_text("{")
     assert _guest.read_stamp(str(tmp_path / "broken")) is None
+
+
+@pytest.fixture
+def build_params(params, tmp_path, monkeypatch):
+    monkeypatch.setattr(_guest._xen, "LOCK_DIR", str(tmp_path / "locks"))
+    release = tmp_path / "modules" / "6.1.0-99-amd64"
+    (release / "kernel").mkdir(parents=True)
+    (release / "kernel" / "xen-blkfront.ko").write_text("ko")
+    params.update(kernel_modules=["kernel/xen-blkfront.ko"], enable_units=["systemd-networkd.service"], users=[],
+                  stamp=str(tmp_path / "state" / "lab1-c01.os"), stamp_data={"os": "debian-12"})
+    (tmp_path / "disk.img").write_bytes(b"\0" * 4096)
+    return params
+
+
+class Recorder:
+    """Stands in for the module's run(): records each command and does the little the next step needs."""
+
+    def __init__(self, fail_on=None):
+        self.calls, self.fail_on = [], fail_on
+
+    def __call__(self, argv, what):
+        self.calls.append(argv[0])
+        if argv[0] == self.fail_on:
+            raise _guest.GuestError(None, "%s failed" % what)
+        if argv[0] == "mke2fs":
+            open(argv[-2] if argv[-1].endswith("M") else argv[-1], "ab").close()
+        elif argv[0] == "cp":
+            with open(argv[-1], "wb") as f:
+                f.write(b"base")
+        elif argv[0] == "umount":  # what was written went into the disk's filesystem, not the mount point
+            for entry in os.listdir(argv[-1]):
+                shutil.rmtree(os.path.join(argv[-1], entry))
+
+
+def test_without_loop_devices_the_whole_tree_is_made_into_the_disk(build_params, monkeypatch):
+    monkeypatch.setattr(_guest, "loop_mounts", lambda: False)
+    run = Recorder()
+    _guest.build(build_params, run)
+    assert run.calls == ["tar", "depmod", "systemctl", "ssh-keygen", "mke2fs"]
+    assert _guest.read_stamp(build_params["stamp"]) == {"os": "debian-12"}
+
+
+def test_a_disk_file_is_a_copy_of_the_base_image_made_once(build_params, monkeypatch, tmp_path):
+    monkeypatch.setattr(_guest, "loop_mounts", lambda: True)
+    monkeypatch.setattr(os.path, "getsize", lambda path: 4096 if path.endswith("disk.img") else 1024)
+    run = Recorder()
+    _guest.build(build_params, run)
+    assert run.calls == ["tar", "depmod", "mke2fs", "cp", "resize2fs", "tune2fs", "mount", "systemctl",
+                         "ssh-keygen", "umount"]
+    disk = (tmp_path / "disk.img").read_bytes()
+    assert disk.startswith(b"base") and len(disk) == 4096  # the copy took the disk's place, grown to its size
+    bases = [p for p in os.listdir(tmp_path) if p.startswith("base-")]
+    assert len(bases) == 1 and bases[0].endswith(".img")
+    os.unlink(build_params["stamp"])
+    again = Recorder()
+    _guest.build(build_params, again)
+    assert again.calls[:2] == ["cp", "resize2fs"]  # the base image is made once
+
+
+def test_a_failed_node_install_leaves_the_disk_and_no_stamp(build_params, monkeypatch, tmp_path):
+    monkeypatch.setattr(_guest, "loop_mounts", lambda: True)
+    run = Recorder(fail_on="ssh-keygen")
+    with pytest.raises(_guest.GuestError):
+        _guest.build(build_params, run)
+    assert run.calls[-1] == "umount"  # the lazy unmount after the failure
+    assert (tmp_path / "disk.img").read_bytes() == b"\0" * 4096
+    assert not os.path.exists(build_params["stamp"])
+    assert sorted(p for p in os.listdir(tmp_path) if p.startswith(".disk.img")) == []
