@@ -14,8 +14,12 @@ import secrets
 import subprocess
 import time
 
+from lab_ansible import ansible_env  # pylint: disable=import-error  # tests/system/lab is on sys.path
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 EXTENSIONS = os.path.join(TOP, "extensions")
+# Under mitogen, as the end-to-end deploy (test_deploy_mvc.py says why).
+MITOGEN = True
 STEPS = ("destroy", "syntax", "create", "prepare", "converge", "idempotence", "verify")
 # Only the log lines: at its end Molecule repeats every step without the level.
 STEP_LINE = re.compile(r"^(?:INFO|WARNING|ERROR|CRITICAL)\s+xen_lab ➜ (\w+): (Executing|Executed: (\w+))")
@@ -30,7 +34,7 @@ def test_xen_lab_scenario(lab, tmp_path):
     with open(log, "w") as f:
         # tools/env.sh: the venv and this collection on the paths, as for every other stage.
         proc = subprocess.Popen(["bash", "-c", '. "$1/tools/env.sh" && exec molecule test -s xen_lab', "bash", TOP],
-                                cwd=EXTENSIONS, env=dict(os.environ, MVC_XEN_LAB_N2N_KEY=key),
+                                cwd=EXTENSIONS, env=dict(ansible_env(mitogen=MITOGEN), MVC_XEN_LAB_N2N_KEY=key),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             for line in proc.stdout:
