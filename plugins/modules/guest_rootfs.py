@@ -13,7 +13,7 @@ description:
   - Runs on a Xen Dom0, before the domain's first boot. In one pass it writes the guest's ext4 filesystem onto
     O(disk) from O(golden) with the PV driver modules of the kernel that boots the guest, writes O(files), enables
     O(enable_units), makes new SSH host keys and the O(users) with their SSH keys. It then writes O(stamp).
-  - A disk file, on a Dom0 that has loop devices, is a copy of the Dom0's base image (beside O(golden): the
+  - A disk file, on a Dom0 that has loop devices, is a copy of the Dom0's base image (beside O(golden), the
     golden tree with the kernel's modules, made into a filesystem with C(mke2fs -d) once per golden image and
     kernel), grown to the disk's size, given its own label and UUID, and mounted to add the node's own files.
     The copy replaces the disk only when it is complete.
@@ -21,8 +21,8 @@ description:
     its filesystem with C(mke2fs -d).
   - Installs only when O(stamp) does not exist; a disk with a stamp holds a guest that may have run, and is
     never overwritten. When the stamp records other data than O(stamp_data), the module warns.
-  - The tree, the mount and the copy are removed whatever happens, and the stamp is written last, so a failed run leaves no stamp and
-    the next run installs again.
+  - The tree, the mount and the copy are removed whatever happens, and the stamp is written last, so a failed
+    run leaves no stamp and the next run installs again.
   - Holds the lock named after O(hostname) in C(/run/lock/cmc-mvc) while it works (M(cmc.mvc.xl_domain) takes
     the same lock for a domain of that name), so a re-run waits for a killed run's module that is still working
     on the Dom0 (up to 30 minutes).
