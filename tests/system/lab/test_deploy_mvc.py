@@ -21,14 +21,10 @@ import time
 import pytest
 import yaml
 
-from lab_ansible import ansible_env  # pylint: disable=import-error  # tests/system/lab is on sys.path
+from lab_ansible import MITOGEN, ansible_env  # pylint: disable=import-error  # tests/system/lab is on sys.path
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 TIMINGS = os.path.join(TOP, "tests", "output", "deploy-timings.json")
-# The playbooks run under mitogen here (docs/mitogen.md): measured on the lab, an unchanged re-run of the 4-node
-# cluster took 62 s under it against 228 s under plain Ansible, for the same 23 module calls per Dom0, and this
-# file runs about ten playbooks. One re-run under plain Ansible keeps that path tested and measured.
-MITOGEN = True
 SSH_OPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=60"]
 

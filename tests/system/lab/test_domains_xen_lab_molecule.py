@@ -14,12 +14,10 @@ import secrets
 import subprocess
 import time
 
-from lab_ansible import ansible_env  # pylint: disable=import-error  # tests/system/lab is on sys.path
+from lab_ansible import MITOGEN, ansible_env  # pylint: disable=import-error  # tests/system/lab is on sys.path
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 EXTENSIONS = os.path.join(TOP, "extensions")
-# Under mitogen, as the end-to-end deploy (test_deploy_mvc.py says why).
-MITOGEN = True
 STEPS = ("destroy", "syntax", "create", "prepare", "converge", "idempotence", "verify")
 # Only the log lines: at its end Molecule repeats every step without the level.
 STEP_LINE = re.compile(r"^(?:INFO|WARNING|ERROR|CRITICAL)\s+xen_lab ➜ (\w+): (Executing|Executed: (\w+))")
