@@ -35,10 +35,10 @@ class GuestError(Exception):
 
 def check(params):
     """Raises GuestError naming the first field at fault."""
-    if not HOSTNAME_RE.match(params["hostname"] or ""):
+    if not HOSTNAME_RE.fullmatch(params["hostname"] or ""):
         raise GuestError("hostname", "%r is not a DNS label" % (params["hostname"],))
     for i, user in enumerate(params["users"] or []):
-        if not USER_RE.match(user.get("name") or ""):
+        if not USER_RE.fullmatch(user.get("name") or ""):
             raise GuestError("users[%d].name" % i, "%r is not a valid user name" % (user.get("name"),))
     for i, f in enumerate(params["files"] or []):
         path = f.get("path") or ""

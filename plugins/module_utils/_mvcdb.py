@@ -393,7 +393,7 @@ def normalize_containers(containers, field="vm_containers", vcpus_per_cpu=1):
         if hv.get("mvc_appliance") not in (None, "vm-container"):
             raise InputError(where + ".mvc_appliance", "is %r, not a VM container" % hv["mvc_appliance"])
         site = hv.get("mvc_site")
-        if not isinstance(site, str) or not _request.SITE_RE.match(site):
+        if not isinstance(site, str) or not _request.SITE_RE.fullmatch(site):
             raise InputError(where + ".mvc_site", "must be a site name, got %r" % (site,))
         free = hv.get("mvc_free")
         if not isinstance(free, dict):

@@ -98,7 +98,7 @@ def check_port(value, field="port"):
 
 
 def check_cluster(value, field="name"):
-    if not isinstance(value, str) or not _CLUSTER_RE.match(value):
+    if not isinstance(value, str) or not _CLUSTER_RE.fullmatch(value):
         raise N2NError(field, "cluster name %r must match [a-z][a-z0-9-]{0,30}" % (value,))
     return value
 
@@ -110,7 +110,7 @@ def check_community(value, version, field="community"):
     if len(value) > limit:
         raise N2NError(field, "community %r is %d characters; N2N v%d allows at most %d"
                        % (value, len(value), version, limit))
-    if not _COMMUNITY_RE.match(value):
+    if not _COMMUNITY_RE.fullmatch(value):
         raise N2NError(field, "community %r may hold only letters, digits, '.', '_' and '-'" % (value,))
     return value
 
@@ -129,7 +129,7 @@ def check_supernode(value, field="supernode"):
     if not isinstance(value, str) or value.count(":") != 1:
         raise N2NError(field, "expected HOST:PORT, got %r" % (value,))
     host, port = value.split(":")
-    if not _HOST_RE.match(host):
+    if not _HOST_RE.fullmatch(host):
         raise N2NError(field, "bad supernode host %r" % (host,))
     return host, check_port(port, field)
 
@@ -149,7 +149,7 @@ def check_address(value, field="address"):
 
 
 def check_mac(value, field="mac"):
-    if not isinstance(value, str) or not _MAC_RE.match(value):
+    if not isinstance(value, str) or not _MAC_RE.fullmatch(value):
         raise N2NError(field, "expected a MAC address like 00:16:3e:00:00:01, got %r" % (value,))
     if int(value[:2], 16) & 1:
         raise N2NError(field, "%s is a multicast MAC address" % value)
@@ -167,7 +167,7 @@ def check_mtu(value, field="mtu"):
 
 
 def check_ifname(value, field):
-    if not isinstance(value, str) or not _IFNAME_RE.match(value):
+    if not isinstance(value, str) or not _IFNAME_RE.fullmatch(value):
         raise N2NError(field, "%r is not a usable interface name (1-15 of [A-Za-z0-9_.-])" % (value,))
     return value
 

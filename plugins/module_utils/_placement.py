@@ -142,9 +142,18 @@ def _fail(node, nodes, kept, allowed, free0, free, where, quota, frontend_pinned
     sites_txt = ", ".join(where) if where else "(no site)"
     if not hosts:
         raise PlacementError("no VM container at site(s) %s for %s" % (sites_txt, node["name"]), [], "vcluster.placement")
+    # The field to change: the per-site count that failed, the frontend's pinned site, else the count of nodes.
+    if node["role"] == "frontend" and frontend_pinned:
+        field = "vcluster.frontend.site"
+    elif quota is not None and where:
+        field = "vcluster.placement.%s" % where[0]
+    elif any(n["role"] == "compute" for n in pending):
+        field = "vcluster.compute.count"
+    else:
+        field = "vcluster.frontend"
     if parts:
         raise PlacementError("%d node(s) do not fit at site(s) %s: %s" % (len(pending), sites_txt, "; ".join(parts)),
-                             shortfalls)
+                             shortfalls, field)
     # Enough in total, but no single host has room for this node.
     parts = []
     for res, hres, desc in RESOURCES:
@@ -156,5 +165,7 @@ def _fail(node, nodes, kept, allowed, free0, free, where, quota, frontend_pinned
     if not parts:
         parts.append("no single host has all of %d vCPUs, %d MB and %d GB free" % (
             node["vcpus"], node["memory_mb"], node["disk_gb"]))
+    # Too big for every host: the size to change is the node's own.
+    field = "vcluster.%s.%s" % (node["role"], shortfalls[-1][0]) if shortfalls else "vcluster.%s" % node["role"]
     raise PlacementError("%s does not fit on any host at site(s) %s: %s" % (node["name"], sites_txt, "; ".join(parts)),
-                         shortfalls)
+                         shortfalls, field)

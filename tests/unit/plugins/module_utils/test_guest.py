@@ -33,6 +33,8 @@ def test_good_input_passes(params):
     ({"files": [{"path": "etc/../../x", "content": ""}]}, "files[0].path"),
     ({"host_key_types": ["dsa"]}, "host_key_types"),
     ({"kernel_release": "9.9.9"}, "kernel_release"),
+    ({"hostname": "lab1-c01\n"}, "hostname"),
+    ({"users": [{"name": "alice\n"}]}, "users[0].name"),
 ])
 def test_bad_input_names_the_field(params, change, field):
     params.update(change)

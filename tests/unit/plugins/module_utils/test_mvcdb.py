@@ -234,9 +234,9 @@ BAD = [
      "unknown site"),
     ("unknown placement", request(name="other", placement="random"), "vcluster.placement", "spread, pack or a mapping"),
     ("duplicate name", request(name="lab1", owner="mallory"), "vcluster.name", "already exists, owned by alice"),
-    ("larger than capacity", request(name="other", count=40), "vcluster", "at site(s) osaka, sdsc, tokyo: short of 10 vCPUs (need 41, free 31)"),
+    ("larger than capacity", request(name="other", count=40), "vcluster.compute.count", "at site(s) osaka, sdsc, tokyo: short of 10 vCPUs (need 41, free 31)"),
     ("per-site count over capacity", request(name="other", count=20, placement={"osaka": 18, "sdsc": 2}),
-     "vcluster", "at site(s) osaka: short of 3 vCPUs"),
+     "vcluster.placement.osaka", "at site(s) osaka: short of 3 vCPUs"),
     ("subnet change of a registered cluster", request(name="lab1", overlay={"subnet": "10.201.0.0/24"}),
      "vcluster.overlay.subnet", "remove it (state=absent) to change"),
 ]
@@ -509,3 +509,19 @@ def test_a_long_cluster_name_gets_the_bridge_name_the_edge_role_makes(db):
     plan = register(db, request(name="averylongclustername", count=1), containers())["plan"]
     assert plan["cluster"]["bridge"] == "mvc-averyl-%s" % hashlib.sha1(b"averylongclustername").hexdigest()[:4]
     assert len(plan["cluster"]["bridge"]) == 15
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"count": 40}, "vcluster.compute.count"),
+    ({"count": 1, "compute": {"count": 1, "vcpus": 1, "memory_mb": 9000, "disk_gb": 2}}, "vcluster.compute.memory_mb"),
+    ({"count": 6, "placement": {"osaka": 6}}, "vcluster.placement.osaka"),
+])
+def test_a_capacity_error_names_the_field_to_change(db, change, field):
+    conts = containers(per_site=1, cpus=4)
+    change = dict(change)
+    req = request("big", count=change.pop("count"), **change)
+    before = snapshot(db)
+    with pytest.raises(_placement.PlacementError) as err:
+        register(db, req, conts)
+    assert err.value.field == field, str(err.value)
+    assert snapshot(db) == before

@@ -165,6 +165,12 @@ def test_community_length_per_version(version, good, bad):
     ({"name": "Lab1"}, "name"),
     ({"tap": "a-name-longer-than-15"}, "tap"),
     ({"bridge": "n2n-lab1"}, "bridge"),
+    # "$" matches before a final newline: each of these once got through.
+    ({"name": "lab1\n"}, "name"),
+    ({"community": "lab1\n"}, "community"),
+    ({"supernode": "sn.example.org\n:7654"}, "supernode"),
+    ({"mac": "00:16:3e:00:00:01\n"}, "mac"),
+    ({"tap": "mvc-lab1\n"}, "tap"),
 ])
 def test_bad_input_names_the_field(patch, field):
     with pytest.raises(n2n.N2NError) as err:

@@ -184,7 +184,7 @@ def test_error_names_resource_amount_and_sites():
     with pytest.raises(pl.PlacementError) as err:
         pl.place(hosts, cluster(4, (1, 512, 4), (1, 1024, 2)))
     msg = str(err.value)
-    assert msg.startswith("vcluster: 5 node(s) do not fit at site(s) osaka, sdsc: ")
+    assert msg.startswith("vcluster.compute.count: 5 node(s) do not fit at site(s) osaka, sdsc: ")
     assert "short of 1536 MB of memory (need 4608, free 3072)" in msg and "vCPUs" not in msg
     assert err.value.shortfalls == [("memory_mb", 1536, ["osaka", "sdsc"])]
 

@@ -131,3 +131,47 @@ def test_frontend_site_must_be_among_requested_sites():
 def test_users_get_sudo_only_when_they_ask():
     out = _request.validate(_with("users", [{"name": "alice", "ssh_keys": [], "sudo": True}, {"name": "bob"}]))
     assert [(u["name"], u["sudo"]) for u in out["users"]] == [("alice", True), ("bob", False)]
+
+
+@pytest.mark.parametrize("path, value, field", [
+    ("name", "evil\n", "vcluster.name"),
+    ("owner", "alice\n", "vcluster.owner"),
+    ("os", "debian-12\n", "vcluster.os"),
+    ("packages", ["vim\n"], "vcluster.packages[0]"),
+    ("users.0.name", "bob\n", "vcluster.users[0].name"),
+    ("sites", ["osaka\n"], "vcluster.sites[0]"),
+    ("frontend.site", "osaka\n", "vcluster.frontend.site"),
+    ("users.0.ssh_keys", ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG alice@x\n"], "vcluster.users[0].ssh_keys[0]"),
+])
+def test_a_trailing_newline_is_refused(path, value, field):
+    with pytest.raises(_request.RequestError) as err:
+        _request.validate(_with(path, value))
+    assert err.value.field == field
+
+
+@pytest.mark.parametrize("path, value, field", [
+    ("name", "a" * 10_000_000, "vcluster.name"),
+    ("owner", "b" * 10_000_000, "vcluster.owner"),
+    ("packages", ["c" * 10_000_000], "vcluster.packages[0]"),
+    ("packages", ["p%d" % i for i in range(10_000)], "vcluster.packages"),
+    ("users", [{"name": "u%d" % i} for i in range(10_000)], "vcluster.users"),
+    ("users.0.ssh_keys", ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG " + "x" * 10_000_000], "vcluster.users[0].ssh_keys[0]"),
+    ("users.0.ssh_keys", ["ssh-ed25519 AAAA k%d" % i for i in range(100)], "vcluster.users[0].ssh_keys"),
+    ("overlay.subnet", "1" * 10_000_000, "vcluster.overlay.subnet"),
+    ("compute.count", 1_000_000, "vcluster.compute.count"),
+    ("compute.count", "9" * 5000, "vcluster.compute.count"),
+    ("compute.memory_mb", 10 ** 12, "vcluster.compute.memory_mb"),
+    ("placement", {"osaka": 1_000_000}, "vcluster.placement.osaka"),
+    ("placement", dict(("s%d" % i, 0) for i in range(1000)), "vcluster.placement"),
+])
+def test_oversized_input_is_refused_with_a_short_error(path, value, field):
+    with pytest.raises(_request.RequestError) as err:
+        _request.validate(_with(path, value))
+    assert err.value.field == field
+    assert len(str(err.value)) < 300, str(err.value)[:300]
+
+
+def test_an_error_quotes_a_short_prefix_and_the_length():
+    with pytest.raises(_request.RequestError) as err:
+        _request.validate(_with("name", "Z" * 5000))
+    assert "ZZZZ" in str(err.value) and "(5000 characters)" in str(err.value)
