@@ -6,5 +6,4 @@ export PATH="$MVC_TOP/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$MVC_TOP/.build/collections"
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=true
 export PYTHONPATH="$MVC_TOP/.build/collections${PYTHONPATH:+:$PYTHONPATH}"
-export ANSIBLE_HOST_KEY_CHECKING=false
 export ANSIBLE_NOCOLOR=1
