@@ -29,6 +29,9 @@ description:
   - A frontend that cannot be reached, or whose answer cannot be parsed, is an error naming it. With
     O(on_frontend_error=warn) it is a warning and the whole site is left out. When the inventory cache holds
     an earlier answer of that frontend, the cached site is used instead, with a warning.
+  - A single inconsistent row of an answer (a VM whose container C(rocks list host) does not list) does not
+    fail the site. That row is left out with a warning naming the site and the host, and the rest of the
+    site is used.
   - Ansible only warns when an inventory source fails and goes on with the other sources; set
     C(ANSIBLE_INVENTORY_UNPARSED_FAILED=true) (or C(inventory_unparsed_failed)) to make such an error fatal.
   - All data read from the frontends is marked unsafe.
@@ -79,7 +82,12 @@ options:
         type: bool
         default: false
       rocks_command:
-        description: The rocks command on that frontend.
+        description:
+          - The rocks command on that frontend, a name found on C(PATH) (plus C(/opt/rocks/bin)) or a path.
+          - It is split into words as a shell would, so it may carry a wrapper and arguments (for example
+            V(sudo -n rocks)) and a path with spaces must be quoted. Each word is quoted again in the remote
+            shell script, so shell syntax in it (a C(;), a command substitution, a redirection) is passed on as
+            plain text and never run.
         type: str
         default: rocks
   use_json:
@@ -295,6 +303,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                  "rocks_command"}
             if unknown:
                 raise AnsibleParserError("frontends[%d] (site %s): unknown keys %s" % (i, site, ", ".join(sorted(unknown))))
+            if fe.get("rocks_command") is not None:
+                try:
+                    _rocks.command_words(fe["rocks_command"])
+                except _rocks.RocksError as exc:
+                    raise AnsibleParserError("frontends[%d] (site %s): %s" % (i, site, exc))
             if not fe.get("local") and not fe.get("host"):
                 raise AnsibleParserError("frontends[%d] (site %s) needs host, or local: true" % (i, site))
             out.append(fe)
@@ -359,6 +372,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self._cache[cache_key] = sites
         for fe in frontends:
             if fe["site"] in sites:
+                # Kept in the (cached) model: a cached site still lacks those rows, so it warns again.
+                for message in sites[fe["site"]].get("warnings") or ():
+                    self.display.warning("Rocks frontend of %s" % message)
                 self._populate_site(fe, sites[fe["site"]])
 
     def _populate_site(self, fe, model):

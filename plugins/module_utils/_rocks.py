@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
 # Header names that contain a space. Real output pads them like any other name.
 MULTI_WORD_HEADERS = ("CLIENT NODES",)
@@ -79,6 +80,14 @@ def check_error(stdout, stderr="", rc=0, command=None):
     if rc not in (0, None):
         tail = (stderr or stdout or "").strip().splitlines()
         raise RocksCommandError("exit status %s%s" % (rc, (": " + tail[-1]) if tail else ""), rc=rc, command=command)
+
+
+def _shown(value, limit=60):
+    """A value from a frontend as put in a message: quoted, control characters escaped, cut to ``limit``."""
+    if value is None:
+        return "(empty)"
+    text = "%s" % (value,)
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
 
 
 def _null(cell):
@@ -304,14 +313,32 @@ MODEL_ATTRS = ("appliance", "hostname", "mvc_memory_mb", "memory_mb", "mvc_disk_
 _ATTR_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
+def command_words(rocks):
+    """Split a ``rocks_command`` into its words, as a shell would (``sudo rocks``, quoted paths).
+
+    Raises RocksError when it is empty or not a valid shell word list (unbalanced quotes).
+    """
+    try:
+        words = shlex.split("%s" % (rocks or ""))
+    except ValueError as exc:
+        raise RocksError("bad rocks_command %s: %s" % (_shown(rocks), exc))
+    if not words:
+        raise RocksError("bad rocks_command %s: no command" % _shown(rocks))
+    return words
+
+
 def remote_script(rocks="rocks", use_json=False, marker=MARKER, attr_filter=None):
     """One POSIX shell script running every list command, each section framed by markers (stderr merged).
+
+    ``rocks`` is split into shell words (command_words) and each word is quoted again, so shell syntax in
+    it (``;``, ``$(...)``, redirections) reaches the command as plain arguments and never runs.
 
     With ``attr_filter`` (attribute names), ``list host attr`` keeps only its first line (the header, or
     an error) and the rows of those attributes: a real site has ~100 attributes per host, and the
     columns are still cut from the header. The owner column is never trimmed there, so the attribute
     name is the second whitespace-separated field (host names and attribute names have no spaces).
     """
+    rocks = " ".join(shlex.quote(w) for w in command_words(rocks))
     lines = ["PATH=$PATH:/opt/rocks/bin; export PATH"]
     for key, argv in COMMANDS.items():
         args = " ".join(argv + (["json=true"] if use_json else []))
@@ -369,16 +396,19 @@ def _mb(value):
 def build_site(site, parsed):
     """Turn the parsed tables of one frontend into the site model.
 
-    Returns {"site", "frontend", "appliances", "hosts": {name: {...}}}. Each host has appliance,
-    membership, rack, rank, cpus, memory_mb (attr ``mvc_memory_mb`` or ``memory_mb``), disk_gb (attr
+    Returns {"site", "frontend", "appliances", "hosts": {name: {...}}, "warnings": [str]}. Each host has
+    appliance, membership, rack, rank, cpus, memory_mb (attr ``mvc_memory_mb`` or ``memory_mb``), disk_gb (attr
     ``mvc_disk_gb`` or ``disk_gb``), private/public IP and MAC, interfaces, attrs; VM containers also
     have guests and free capacity (cpus, memory_mb after the ``Xen_Dom0MinMem``/``mvc_dom0_memory_mb``
-    reserve, disk_gb when known). Raises RocksError on inconsistent data.
+    reserve, disk_gb when known). Raises RocksError when a whole table cannot be read; a single inconsistent
+    row is left out with a message in ``warnings`` (naming the site and the host), so the rest of the site
+    stays usable.
     """
+    warnings = []
     hosts_t = parsed.get("host") or {}
     attrs_t = parsed.get("attr") or {}
     ifaces_t = parsed.get("interface") or {}
-    vms_t = parsed.get("vm") or {}
+    vms_t = dict(parsed.get("vm") or {})  # rows get dropped below; the caller's table stays whole
     if None in hosts_t:
         # Owner trimmed: the site has a single host. ``list host attr`` always names it.
         names = [h for h in attrs_t if h]
@@ -397,9 +427,12 @@ def build_site(site, parsed):
         if len(by_mac) != 1:
             by_mac = [h for h, v in hosts_t.items()
                       if appliance_of(v.get("membership"), attrs_t.get(h)) == "hosted-vm"]
-        if len(by_mac) != 1:
-            raise RocksError("'rocks list host vm' printed no VM-HOST column and the VM cannot be named")
-        vms_t = {by_mac[0]: vm}
+        if len(by_mac) == 1:
+            vms_t = {by_mac[0]: vm}
+        else:
+            warnings.append("site %s: the only 'rocks list host vm' row (on container %s) has no VM-HOST column "
+                            "and its VM cannot be named; that VM row is left out" % (site, _shown(vm["container"])))
+            vms_t = {}
     hosts = {}
     frontend = None
     for name, h in hosts_t.items():
@@ -433,10 +466,13 @@ def build_site(site, parsed):
         if appliance == "frontend" and frontend is None:
             frontend = name
         hosts[name] = host
-    for vm, v in vms_t.items():
+    for vm, v in list(vms_t.items()):
         c = hosts.get(v["container"])
         if c is None:
-            raise RocksError("VM %s is on container %s, which 'rocks list host' does not list" % (vm, v["container"]))
+            warnings.append("site %s: 'rocks list host vm' row of VM %s names container %s, which 'rocks list "
+                            "host' does not list; that VM row is left out" % (site, _shown(vm), _shown(v["container"])))
+            del vms_t[vm]
+            continue
         c.setdefault("guests", []).append(vm)
         if vm in hosts:
             hosts[vm]["vm"] = v
@@ -466,4 +502,5 @@ def build_site(site, parsed):
         "frontend": frontend,
         "appliances": sorted(appliances),
         "hosts": hosts,
+        "warnings": warnings,
     }

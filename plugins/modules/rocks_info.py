@@ -16,6 +16,8 @@ description:
     guests and free capacity).
   - Works with the text tables of Rocks 5.4 to 7, and with C(json=true) on 6.2 updates and 7.
   - Memory and disk come from the host attributes C(mvc_memory_mb)/C(memory_mb) and C(mvc_disk_gb)/C(disk_gb).
+  - A single inconsistent row (a VM whose container C(rocks list host) does not list) is left out with a
+    warning naming the site and the host; the rest of the site is returned.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
 extends_documentation_fragment: []
@@ -107,6 +109,8 @@ def main():
         site = _rocks.build_site(module.params["site"], _rocks.parse_sections(sections))
     except _rocks.RocksError as exc:
         module.fail_json(msg="rocks on %s: %s" % (module.params["site"], exc))
+    for message in site.pop("warnings"):
+        module.warn(message)
     module.exit_json(changed=False, site=site)
 
 

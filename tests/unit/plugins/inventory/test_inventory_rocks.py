@@ -265,12 +265,47 @@ def test_cache_used_and_fallback_when_frontend_is_down(tmp_path, capsys):
     assert good
 
 
+def test_vm_row_on_unlisted_container_keeps_the_site_and_warns(tmp_path, capsys):
+    data = generate.generate("osaka", 12, guests=2)
+    bad = [h for h in data["hosts"] if h["name"] == "hosted-vm-0-1-0"][0]
+    bad["vm"]["container"] = "vm-container-9-9"
+    cfg = {"frontends": [{"site": "osaka", "local": True, "rocks_command": _rocks_cmd(tmp_path, "osaka", data)}]}
+    inv = _inventory(tmp_path, cfg)
+    groups = inv.get_groups_dict()
+    assert len(groups["site_osaka"]) == 12  # the VM is still a host of the site, only its VM row is dropped
+    assert inv.get_host("vm-container-0-1.osaka").vars["mvc_guests"] == ["hosted-vm-0-1-1.osaka"]
+    assert inv.get_host("vm-container-0-3.osaka").vars["mvc_guests"] == ["hosted-vm-0-3-0.osaka",
+                                                                         "hosted-vm-0-3-1.osaka"]
+    assert "mvc_vm" not in inv.get_host("hosted-vm-0-1-0.osaka").vars
+    err = " ".join(capsys.readouterr().err.split())
+    assert re.search(r"site osaka: .*'hosted-vm-0-1-0'.*'vm-container-9-9'", err), err
+
+
+def test_rocks_command_cannot_inject_shell(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "injected"
+    cfg = _two_sites(tmp_path)
+    cfg["frontends"][1]["rocks_command"] += "; touch %s" % marker
+    with pytest.raises(AnsibleError, match="Rocks frontend of site sdsc: "):
+        _inventory(tmp_path, cfg)
+    assert not marker.exists()
+
+
+def test_rocks_command_with_arguments(tmp_path):
+    """``rocks_command`` is split into shell words: a wrapper with arguments (as ``sudo rocks``) works."""
+    cfg = _two_sites(tmp_path)
+    cfg["frontends"][0]["rocks_command"] = "env MVC_UNUSED='a b' " + cfg["frontends"][0]["rocks_command"]
+    inv = _inventory(tmp_path, cfg)
+    assert len(inv.get_groups_dict()["site_osaka"]) == 12
+
+
 @pytest.mark.parametrize("bad, message", [
     ({"frontends": []}, "frontends is empty"),
     ({"frontends": [{"site": "a b", "local": True}]}, "site must be"),
     ({"frontends": [{"site": "a"}]}, "needs host"),
     ({"frontends": [{"site": "a", "local": True}, {"site": "a", "local": True}]}, "appears twice"),
     ({"frontends": [{"site": "a", "local": True, "hots": "x"}]}, "unknown keys hots"),
+    ({"frontends": [{"site": "a", "local": True, "rocks_command": "rocks 'x"}]}, r"\(site a\): bad rocks_command"),
 ])
 def test_bad_config_is_refused(tmp_path, bad, message):
     with pytest.raises(AnsibleError, match=message):

@@ -6,6 +6,9 @@ share an owner. The multi-host samples are the documented examples of the Rocks 
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
 
 import pytest
 
@@ -269,9 +272,47 @@ def test_build_site_single_host_takes_name_from_attrs():
     assert site["hosts"]["fe"]["cpus"] == 2
 
 
-def test_vm_on_unknown_container_is_refused():
-    with pytest.raises(r.RocksError, match="vm-container-0-0"):
-        r.build_site("x", {"host": r.parse_hosts(LIST_HOST), "vm": r.parse_vms(LIST_VM)})
+def test_vm_on_unknown_container_is_left_out_with_a_warning():
+    vms = rocks_table(["vm-host", "slice", "mem", "cpus", "mac", "host"], [
+        ["vm-0", 0, 1024, 1, "00:16:3e:00:00:05", "vm-cont-0-0"],
+        ["vm-1", 1, 1024, 1, "00:16:3e:00:00:06", "vm-container-9-9"],
+    ])
+    site = r.build_site("x", {"host": r.parse_hosts(LIST_HOST), "vm": r.parse_vms(vms)})
+    assert list(site["hosts"]) == ["vi-2", "compute-0-0", "compute-0-1", "vm-cont-0-0"]
+    assert site["hosts"]["vm-cont-0-0"]["guests"] == ["vm-0"]
+    assert site["hosts"]["vm-cont-0-0"]["free"]["cpus"] == 8 - 1
+    assert len(site["warnings"]) == 1
+    assert re.search(r"site x: .*'vm-1'.*'vm-container-9-9'.*does not list", site["warnings"][0])
+
+
+def test_warning_cuts_long_row_values():
+    long_name = "c" * 5000
+    vms = rocks_table(["vm-host", "slice", "mem", "cpus", "mac", "host"], [
+        ["vm-0", 0, 1024, 1, "00:16:3e:00:00:05", "vm-cont-0-0"],
+        ["vm-" + "v" * 5000, 0, 1024, 1, "00:16:3e:00:00:06", long_name]])
+    site = r.build_site("x", {"host": r.parse_hosts(LIST_HOST), "vm": r.parse_vms(vms)})
+    assert len(site["warnings"]) == 1 and len(site["warnings"][0]) < 300
+    assert "c" * 60 in site["warnings"][0] and "c" * 61 not in site["warnings"][0]
+
+
+def test_single_vm_that_cannot_be_named_is_left_out_with_a_warning():
+    vm = rocks_table(["vm-host", "slice", "mem", "cpus", "mac", "host"], [
+        ["hosted-vm-0-0-0", 0, 1024, 1, "00:16:3e:00:00:99", "vm-container-0-0"]])
+    hosts = rocks_table(["host", "membership", "cpus", "rack", "rank", "runaction", "installaction"], [
+        ["vm-container-0-0", "VM Container", 16, 0, 0, "os", "install"],
+        ["hosted-vm-0-0-0", "Hosted VM", 1, 0, 0, "none", "install vm"],
+        ["hosted-vm-0-0-1", "Hosted VM", 1, 0, 0, "none", "install vm"]])
+    parsed = r.parse_sections(_sections(host=hosts, interface=LIST_IFACE, attr="", appliance=LIST_APPLIANCE, vm=vm))
+    site = r.build_site("x", parsed)
+    assert sorted(site["hosts"]) == ["hosted-vm-0-0-0", "hosted-vm-0-0-1", "vm-container-0-0"]
+    assert site["hosts"]["vm-container-0-0"]["guests"] == []
+    assert len(site["warnings"]) == 1 and "site x: " in site["warnings"][0]
+    assert "'vm-container-0-0'" in site["warnings"][0] and "cannot be named" in site["warnings"][0]
+
+
+def test_site_without_bad_rows_has_no_warnings():
+    site = r.build_site("x", {"host": r.parse_hosts(LIST_HOST)})
+    assert site["warnings"] == []
 
 
 def test_sections_split_and_missing_or_optional():
@@ -294,6 +335,51 @@ def test_remote_script_frames_every_command():
         assert '%s %s rc=' % (r.MARKER, key) in script
     assert "^(appliance|a[.]b)$" in script
     assert "json=true" in r.remote_script(use_json=True)
+
+
+def _fake_rocks(directory):
+    """A ``rocks`` that prints its arguments, one per line."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "rocks"
+    path.write_text("#!/bin/sh\nfor a in \"$@\"; do echo \"arg=$a\"; done\n")
+    path.chmod(0o755)
+    return path
+
+
+def _run_script(tmp_path, script):
+    import os
+    import subprocess
+    env = dict(os.environ, PATH="%s:/usr/bin:/bin" % (tmp_path / "bin"))
+    out = subprocess.run(["/bin/sh", "-s"], input=script.encode(), stdout=subprocess.PIPE, cwd=str(tmp_path),
+                         env=env, check=True).stdout.decode()
+    return r.split_marked(out)
+
+
+@pytest.mark.parametrize("attr_filter", [None, ("appliance",)])
+def test_remote_script_does_not_let_rocks_command_inject_shell(tmp_path, attr_filter):
+    _fake_rocks(tmp_path / "bin")
+    marker = tmp_path / "injected"
+    script = r.remote_script("rocks; touch %s" % marker, attr_filter=attr_filter)
+    assert "'rocks;' touch %s list host" % marker in script
+    sections = _run_script(tmp_path, script)
+    assert not marker.exists()
+    assert sections["host"][0] == 127  # no command named 'rocks;'
+    assert set(os.listdir(str(tmp_path))) == {"bin"}
+
+
+def test_remote_script_rocks_command_words_are_shell_words(tmp_path):
+    """A command with arguments (``sudo rocks``) works; a path with spaces is quoted as in a shell."""
+    rocks = _fake_rocks(tmp_path / "bin" / "my rocks")
+    sections = _run_script(tmp_path, r.remote_script("%s --db 'a b'" % shlex.quote(str(rocks))))
+    assert sections["host"] == (0, "arg=--db\narg=a b\narg=list\narg=host")
+    _fake_rocks(tmp_path / "bin")
+    assert _run_script(tmp_path, r.remote_script("rocks"))["host"] == (0, "arg=list\narg=host")  # found on PATH
+
+
+@pytest.mark.parametrize("bad", ["", "  ", "rocks 'unclosed"])
+def test_remote_script_refuses_a_rocks_command_that_is_no_command(bad):
+    with pytest.raises(r.RocksError, match="rocks_command"):
+        r.remote_script(bad)
 
 
 STANDIN = __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "..", "..", "rocks_standin")
