@@ -12,6 +12,7 @@ requirements:
   - sqlalchemy >= 2.0
   - netaddr
   - psycopg (3) for PostgreSQL, pymysql for MariaDB/MySQL
+  - cryptography, only with O(encryption_key) (ansible-core already requires it)
 options:
   database:
     description:
@@ -25,5 +26,20 @@ options:
     type: str
   database_password:
     description: Password for the database URL. When not set, the environment variable C(CMC_MVC_DATABASE_PASSWORD) is used.
+    type: str
+  encryption_key:
+    description:
+      - A passphrase that encrypts the N2N keys at rest in the database (AES-256-GCM, with a key derived from it by
+        PBKDF2-HMAC-SHA256 and a random salt), so that readers of a shared database do not get them. Keep it in
+        Ansible Vault or an environment variable; it is never logged or returned.
+      - Only M(cmc.mvc.vcluster) with C(state=present) reads or writes N2N keys; the other modules accept
+        and ignore it.
+      - Without it, new keys are stored in clear, and keys stored in clear stay readable with or without it. With
+        it, new keys are stored encrypted and a clear key of a cluster that is registered again is re-written
+        encrypted.
+      - An encrypted key cannot be read without it, and a wrong one fails naming O(encryption_key) before
+        anything is written. Without it, a new cluster is refused in a database that holds encrypted keys.
+      - When not set, the environment variable C(CMC_MVC_DATABASE_ENCRYPTION_KEY) (or C(MVC_DB_ENCRYPTION_KEY)) is
+        used. See C(docs/secrets.md) of the collection.
     type: str
 """

@@ -37,6 +37,7 @@ from ansible_collections.cmc.mvc.plugins.module_utils import _addressing as addr
 from ansible_collections.cmc.mvc.plugins.module_utils import _n2n
 from ansible_collections.cmc.mvc.plugins.module_utils import _placement
 from ansible_collections.cmc.mvc.plugins.module_utils import _request
+from ansible_collections.cmc.mvc.plugins.module_utils import _secrets
 
 SCHEMA_VERSION = 1
 DEFAULT_SQLITE = "~/.local/share/cmc-mvc/mvc.sqlite"
@@ -53,6 +54,8 @@ def database_argument_spec():
     return dict(
         database=dict(type="str", fallback=(env_fallback, ["CMC_MVC_DATABASE"])),
         database_password=dict(type="str", no_log=True, fallback=(env_fallback, ["CMC_MVC_DATABASE_PASSWORD"])),
+        encryption_key=dict(type="str", no_log=True, fallback=(
+            env_fallback, ["CMC_MVC_DATABASE_ENCRYPTION_KEY", "MVC_DB_ENCRYPTION_KEY"])),
     )
 
 
@@ -63,6 +66,8 @@ def fail_without_libraries(module):
         module.fail_json(msg=missing_required_lib("sqlalchemy"), exception=SQLALCHEMY_IMPORT_ERROR)
     if not addr.HAS_NETADDR:
         module.fail_json(msg=missing_required_lib("netaddr"), exception=addr.NETADDR_IMPORT_ERROR)
+    if module.params.get("encryption_key") and not _secrets.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=_secrets.CRYPTOGRAPHY_IMPORT_ERROR)
 
 
 class DBError(Exception):
@@ -598,14 +603,84 @@ def removed_parts(before, after):
     return {"nodes": nodes, "edges": edges}
 
 
+# ---------------------------------------------------------------------------------------------------
+# N2N keys at rest (docs/secrets.md): in clear, or encrypted with the sysadmin's encryption_key.
+
+
+def key_cipher(encryption_key):
+    """The cipher of the module option ``encryption_key``, or None without one."""
+    if encryption_key is None:
+        return None
+    if not encryption_key:
+        raise InputError("encryption_key", "is empty; leave it out to store N2N keys in clear")
+    try:
+        return _secrets.Cipher(encryption_key)
+    except _secrets.SecretError as exc:
+        raise InputError("encryption_key", str(exc))
+
+
+def _key_context(name):
+    return "mvc_clusters.n2n_key:%s" % name
+
+
+def _seal_key(cipher, name, key):
+    """The N2N key of cluster ``name`` as it is stored: encrypted with ``cipher``, or in clear without one."""
+    if cipher is None:
+        return key
+    sealed = cipher.encrypt(key, _key_context(name))
+    if len(sealed) > T_CLUSTERS.c.n2n_key.type.length:  # pragma: no cover - a 32-character key takes 110
+        raise DBError("the encrypted N2N key of cluster %s does not fit its column" % name)
+    return sealed
+
+
+def _open_key(cipher, name, stored):
+    try:
+        return cipher.decrypt(stored, _key_context(name))
+    except _secrets.SecretError as exc:
+        raise InputError("encryption_key", "does not decrypt the N2N key of cluster %s in the database: %s. Nothing "
+                                           "was changed" % (name, exc))
+
+
+def _stored_key(conn, name, cipher, return_key):
+    """The clear N2N key of cluster ``name`` (None for a new cluster, or when it is encrypted and not needed).
+
+    Runs before register() writes anything: with ``cipher`` it must decrypt the cluster's key, or else any
+    other encrypted key (so that one database is never encrypted under two passphrases); without it, a key
+    that is encrypted cannot be returned, and a new cluster of a database holding encrypted keys is refused
+    (rather than storing its key in clear by mistake).
+    """
+    stored = conn.execute(sa.select(T_CLUSTERS.c.n2n_key).where(T_CLUSTERS.c.name == name)).scalar()
+    if stored is not None and _secrets.is_encrypted(stored):
+        if cipher is not None:
+            return _open_key(cipher, name, stored)
+        if return_key:
+            raise InputError("encryption_key", "the N2N key of cluster %s is encrypted in the database; give "
+                                               "encryption_key to read it" % name)
+        return None
+    other = conn.execute(sa.select(T_CLUSTERS.c.name, T_CLUSTERS.c.n2n_key).where(
+        T_CLUSTERS.c.n2n_key.like("enc:%")).order_by(T_CLUSTERS.c.name).limit(1)).first()
+    if other is not None:
+        if cipher is not None:
+            _open_key(cipher, other.name, other.n2n_key)
+        elif stored is None:
+            raise InputError("encryption_key", "the database holds encrypted N2N keys; give encryption_key to "
+                                               "register cluster %s" % name)
+    return stored
+
+
 def register(conn, request, containers=None, pool=DEFAULT_POOL, prefix=DEFAULT_PREFIX, node_status=None,
-             return_key=False):
+             return_key=False, cipher=None):
     """Validate, allocate, place and register ``request`` on ``conn`` (inside the caller's transaction).
 
     Returns {"changed", "plan", "before", "after"}; before/after never hold the key. Raises RequestError,
     InputError, PlacementError or AddressingError before the caller commits anything.
+
+    With ``cipher`` (key_cipher()), a new N2N key is stored encrypted and a clear one of this cluster is
+    re-written encrypted; without it, a new key is stored in clear. A missing or wrong ``cipher`` fails
+    before anything is written.
     """
     req = _request.validate(request)
+    clear_key = _stored_key(conn, req["name"], cipher, return_key)
     if containers:
         hosts_changed = _upsert_hosts(conn, containers)
     else:
@@ -688,9 +763,10 @@ def register(conn, request, containers=None, pool=DEFAULT_POOL, prefix=DEFAULT_P
     request_json = _request.canonical_json(req)
     if old is None:
         taken = set(r[0] for r in conn.execute(sa.select(T_CLUSTERS.c.community)))
-        key = secrets.token_urlsafe(24)
+        clear_key = secrets.token_urlsafe(24)
         cid = conn.execute(T_CLUSTERS.insert().values(
-            name=req["name"], owner=req["owner"], community=community_for(req["name"], taken), n2n_key=key,
+            name=req["name"], owner=req["owner"], community=community_for(req["name"], taken),
+            n2n_key=_seal_key(cipher, req["name"], clear_key),
             request_json=request_json, request_digest=_request.digest(req), status=cstatus, created_at=now,
             updated_at=now)).inserted_primary_key[0]
         conn.execute(T_SUBNETS.insert().values(cluster_id=cid, subnet=str(net.cidr), first_ip=net.first, last_ip=net.last))
@@ -698,13 +774,21 @@ def register(conn, request, containers=None, pool=DEFAULT_POOL, prefix=DEFAULT_P
         cid = old["id"]
     cluster = _cluster_row(conn, req["name"])
     cluster_vals = {"request_json": request_json, "request_digest": _request.digest(req), "status": cstatus}
-    after_cluster = dict(cluster, **cluster_vals)
+    # A key stored in clear is re-written encrypted once an encryption_key is given.
+    key_vals = {}
+    if old is not None and cipher is not None and not _secrets.is_encrypted(old["n2n_key"]):
+        key_vals["n2n_key"] = _seal_key(cipher, req["name"], clear_key)
+    after_cluster = dict(cluster, n2n_key=clear_key, **cluster_vals)
     after = _plan(after_cluster, new_nodes, new_edges, with_key=return_key)
-    changed = hosts_changed or _comparable(before) != _comparable(after) or (
+    changed = hosts_changed or bool(key_vals) or _comparable(before) != _comparable(after) or (
         old is not None and old["request_digest"] != cluster_vals["request_digest"])
     if old is not None and changed:
-        if any(old[k] != v for k, v in cluster_vals.items()):
-            conn.execute(T_CLUSTERS.update().where(T_CLUSTERS.c.id == cid).values(updated_at=now, **cluster_vals))
+        if key_vals and conn.dialect.name == "sqlite":
+            # Zero the freed cell of the clear key, rather than leave it in the file's free space.
+            conn.exec_driver_sql("PRAGMA secure_delete=ON")
+        if key_vals or any(old[k] != v for k, v in cluster_vals.items()):
+            conn.execute(T_CLUSTERS.update().where(T_CLUSTERS.c.id == cid).values(
+                updated_at=now, **cluster_vals, **key_vals))
         _sync_children(conn, cid, old_nodes, new_nodes, old_edges, new_edges)
     elif old is None:
         _sync_children(conn, cid, [], new_nodes, [], new_edges)

@@ -25,6 +25,8 @@ description:
     blocks of O(overlay_prefix) bits, so pool allocations cannot overlap each other.
   - The N2N key is stored in the database, so protect it (a new SQLite file is created with mode C(0600), in a
     directory of mode C(0700)). It is never shown in diffs and returned only with O(return_key=true).
+  - With O(encryption_key), the N2N key is stored encrypted, and a key stored in clear by earlier runs is
+    re-written encrypted when its cluster is registered again (reported as a change). See C(docs/secrets.md).
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
 extends_documentation_fragment:
@@ -134,6 +136,7 @@ EXAMPLES = r"""
   cmc.mvc.vcluster:
     request: "{{ vcluster }}"
     return_key: true
+    encryption_key: "{{ vault_mvc_database_encryption_key }}"
   delegate_to: localhost
   register: mvc_key
   no_log: true
@@ -240,13 +243,14 @@ def main():
         if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
             raise _mvcdb.InputError("database", "an in-memory SQLite database would keep nothing; give a file")
         result["database"] = _mvcdb.masked_url(url)
+        cipher = _mvcdb.key_cipher(p["encryption_key"]) if p["state"] == "present" else None
         db = open_database(module, p)
         # Closed whatever the path: a persistent interpreter (mitogen) would keep its connections.
         try:
             if p["state"] == "present":
                 out = db.run(lambda conn: _mvcdb.register(
                     conn, p["request"], containers, p["overlay_pool"], p["overlay_prefix"], p["node_status"],
-                    p["return_key"]), check_mode=module.check_mode)
+                    p["return_key"], cipher), check_mode=module.check_mode)
                 plan = out["plan"]
                 if p["return_key"]:
                     result["n2n_key"] = plan.pop("n2n_key")
