@@ -294,7 +294,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 raise AnsibleParserError("frontends[%d] must be a mapping" % i)
             fe = dict(fe)
             site = fe.get("site")
-            if not site or not _SITE_RE.match(str(site)):
+            if not site or not _SITE_RE.fullmatch(str(site)):
                 raise AnsibleParserError("frontends[%d].site must be letters, digits, _ or -, got %r" % (i, site))
             if site in seen:
                 raise AnsibleParserError("frontends[%d].site %s appears twice" % (i, site))

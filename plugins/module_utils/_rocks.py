@@ -344,7 +344,7 @@ def remote_script(rocks="rocks", use_json=False, marker=MARKER, attr_filter=None
         args = " ".join(argv + (["json=true"] if use_json else []))
         lines.append("echo '%s %s'" % (marker, key))
         if key == "attr" and attr_filter and not use_json:
-            names = [a for a in attr_filter if _ATTR_NAME_RE.match(a)]
+            names = [a for a in attr_filter if _ATTR_NAME_RE.fullmatch(a)]
             regex = "^(%s)$" % "|".join(a.replace(".", "[.]") for a in names)
             lines.append("out=$(%s %s 2>&1); rc=$?; printf '%%s\\n' \"$out\" | awk 'NR==1 || $2 ~ /%s/'; "
                          "echo \"%s %s rc=$rc\"" % (rocks, args, regex, marker, key))

@@ -302,6 +302,7 @@ def test_rocks_command_with_arguments(tmp_path):
 @pytest.mark.parametrize("bad, message", [
     ({"frontends": []}, "frontends is empty"),
     ({"frontends": [{"site": "a b", "local": True}]}, "site must be"),
+    ({"frontends": [{"site": "a\n", "local": True}]}, "site must be"),
     ({"frontends": [{"site": "a"}]}, "needs host"),
     ({"frontends": [{"site": "a", "local": True}, {"site": "a", "local": True}]}, "appears twice"),
     ({"frontends": [{"site": "a", "local": True, "hots": "x"}]}, "unknown keys hots"),
