@@ -1,0 +1,138 @@
+"""deploy_mvc and status_mvc where no Dom0 answers (issue #15), on an SQLite MVC database, without the lab.
+
+deploy_mvc refuses a run without a usable supernode (no group mvc_supernodes and no mvc_supernode, or a bad
+mvc_supernode) with a message that names the variable, before it registers anything. status_mvc with every Dom0
+(or some) unreachable ends ok (rc 0: an unreachable Dom0 is reported, not fatal), names each such Dom0 unreachable
+and still writes its report and picture. The unreachable Dom0s are 127.0.0.1 on a port where nothing listens; the
+one that answers runs over the local connection with stand-ins for xl and ping, so nothing leaves loopback.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+REQUEST = {"vcluster": {"name": "pf-1", "owner": "alice", "frontend": {"vcpus": 1, "memory_mb": 512, "disk_gb": 4},
+                        "compute": {"count": 1, "vcpus": 1, "memory_mb": 256, "disk_gb": 2}, "placement": "spread"}}
+
+REGISTER = """
+- name: Register the cluster only, no Dom0 work
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Plan and register
+      cmc.mvc.vcluster:
+        request: "{{ vcluster }}"
+        database: "{{ mvc_database }}"
+        vm_containers: "{{ groups['vm_containers'] | map('extract', hostvars) | list }}"
+      register: mvc
+
+    - name: Show where the nodes went
+      ansible.builtin.debug:
+        msg: "PLACED {{ mvc.vcluster.nodes | map(attribute='dom0') | unique | sort | join(',') }}"
+"""
+
+# Just enough of xl for cmc.mvc.xl_info on the Dom0 that answers.
+FAKE_XL = """#!/bin/sh
+case "$1" in
+  info) printf 'host : vmc-0\\nxen_version : 4.17.0\\ntotal_memory : 16384\\nfree_memory : 8192\\nnr_cpus : 8\\n' ;;
+  list) printf 'Name ID Mem VCPUs State Time(s)\\nDomain-0 0 2048 2 r----- 10.0\\n'
+        printf 'pf-1-frontend 1 512 1 -b---- 1.0\\npf-1-compute-0 2 256 1 -b---- 1.0\\n' ;;
+  *) exit 1 ;;
+esac
+"""
+
+
+def _free_port():
+    """A loopback port where nothing listens (bound, then closed): SSH to it is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _inventory(tmp_path, local=()):
+    hosts = {}
+    for i, site in enumerate(("osaka", "sdsc")):
+        name = "vmc-%d" % i
+        hosts[name] = {"mvc_site": site, "mvc_free": {"cpus": 8, "memory_mb": 16384, "disk_gb": 100}}
+        if name in local:
+            hosts[name].update(ansible_connection="local", ansible_python_interpreter=sys.executable)
+        else:
+            hosts[name].update(ansible_host="127.0.0.1", ansible_port=_free_port(), ansible_user="root")
+    path = tmp_path / "inventory.yml"
+    path.write_text(json.dumps({"all": {"children": {"vm_containers": {"hosts": hosts}}}}))
+    return path
+
+
+@pytest.fixture
+def run(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("xl", FAKE_XL), ("ping", "#!/bin/sh\nexit 1\n")):  # ping: no traffic off loopback
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "CMC_MVC_DATABASE"}
+    env.update(PATH="%s:%s" % (bin_dir, env["PATH"]), ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_TIMEOUT="5",
+               ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_SSH_ARGS="-o ControlMaster=no -o ControlPath=none")
+    (tmp_path / "request.yml").write_text(json.dumps(REQUEST))
+    db = tmp_path / "mvc.sqlite"
+
+    def play(playbook, inventory, *args):
+        proc = subprocess.run(["ansible-playbook", "-i", str(inventory), playbook, "-e", "@request.yml",
+                               "-e", "mvc_database=%s" % db] + list(args),
+                              env=env, cwd=str(tmp_path), capture_output=True, text=True, check=False, timeout=120)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    play.db = db
+    return play
+
+
+def _clusters(db):
+    if not db.exists():
+        return []
+    with sqlite3.connect(str(db)) as conn:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'mvc_clusters'").fetchall():
+            return []
+        return [r[0] for r in conn.execute("SELECT name FROM mvc_clusters")]
+
+
+def test_deploy_without_supernode_registers_nothing(tmp_path, run):
+    rc, out = run("cmc.mvc.deploy_mvc", _inventory(tmp_path))
+    assert rc != 0, out
+    assert "No supernode: put its host in group mvc_supernodes, or give mvc_supernode=HOST:PORT" in out, out
+    assert _clusters(run.db) == [], out
+
+
+@pytest.mark.parametrize("supernode", ["nohostport", "sn.example.org:99999", "sn.example.org:0", "a:b:7654"])
+def test_deploy_with_bad_supernode_registers_nothing(tmp_path, run, supernode):
+    rc, out = run("cmc.mvc.deploy_mvc", _inventory(tmp_path), "-e", "mvc_supernode=" + supernode)
+    assert rc != 0, out
+    assert 'mvc_supernode: \\"%s\\" is not HOST:PORT' % supernode in out, out
+    assert _clusters(run.db) == [], out
+
+
+@pytest.mark.parametrize("local", [(), ("vmc-0",)], ids=["all-down", "some-down"])
+def test_status_reports_unreachable_dom0s(tmp_path, run, local):
+    inventory = _inventory(tmp_path, local)
+    (tmp_path / "register.yml").write_text(REGISTER)
+    rc, out = run("register.yml", inventory)
+    assert rc == 0 and "PLACED vmc-0,vmc-1" in out, out  # a node on each Dom0
+
+    rc, out = run("cmc.mvc.status_mvc", inventory, "-e", "mvc_picture=%s" % (tmp_path / "topology.svg"))
+    assert rc == 0, out
+    down = [h for h in ("vmc-0", "vmc-1") if h not in local]
+    for dom0 in down:
+        assert "Dom0 %s: unreachable" % dom0 in out, out
+        assert "Dom0 %s, overlay" % dom0 in out and "domain unknown (Dom0 unreachable)" in out, out
+    for dom0 in local:
+        assert "Dom0 %s: unreachable" % dom0 not in out, out
+        assert re.search(r"Dom0 %s, overlay [0-9.]+: domain running," % dom0, out), out
+    dot = (tmp_path / "topology.dot").read_text()
+    assert all('"dom0:%s"' % h in dot for h in ("vmc-0", "vmc-1")), dot
+    assert (tmp_path / "topology.svg").read_text().lstrip().startswith("<?xml")
