@@ -109,11 +109,11 @@ def test_deploy_without_supernode_registers_nothing(tmp_path, run):
     assert _clusters(run.db) == [], out
 
 
-@pytest.mark.parametrize("supernode", ["nohostport", "sn.example.org:99999", "sn.example.org:0", "a:b:7654"])
+@pytest.mark.parametrize("supernode", ["nohostport", "sn.example.org:99999", "sn.example.org:0", "a:b:7654", "sn.example.org:7654\n"])
 def test_deploy_with_bad_supernode_registers_nothing(tmp_path, run, supernode):
-    rc, out = run("cmc.mvc.deploy_mvc", _inventory(tmp_path), "-e", "mvc_supernode=" + supernode)
+    rc, out = run("cmc.mvc.deploy_mvc", _inventory(tmp_path), "-e", json.dumps({"mvc_supernode": supernode}))
     assert rc != 0, out
-    assert 'mvc_supernode: \\"%s\\" is not HOST:PORT' % supernode in out, out
+    assert 'mvc_supernode: \\"%s\\" is not HOST:PORT' % supernode.replace("\n", "\\\\n") in out, out
     assert _clusters(run.db) == [], out
 
 
