@@ -13,6 +13,12 @@ requirements:
   - netaddr
   - psycopg (3) for PostgreSQL, pymysql for MariaDB/MySQL
   - cryptography, only with O(encryption_key) (ansible-core already requires it)
+attributes:
+  action_group:
+    description: Use C(group/cmc.mvc.mvcdb) in C(module_defaults) to set the database options once for every module of the group.
+    support: full
+    membership:
+      - cmc.mvc.mvcdb
 options:
   database:
     description:

@@ -26,7 +26,7 @@ description:
   - Holds the lock named after O(hostname) in C(/run/lock/cmc-mvc) while it works (M(cmc.mvc.xl_domain) takes
     the same lock for a domain of that name), so a re-run waits for a killed run's module that is still working
     on the Dom0 (up to 30 minutes).
-  - Used by the M(cmc.mvc.guest_os) role.
+  - Used by the P(cmc.mvc.guest_os#role) role.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
 attributes:

@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Runs on a Rocks frontend. Reads C(rocks list host), C(list host interface), C(list host attr),
     C(list appliance) and the Xen/KVM roll's C(list host vm showdisks=true), and returns the site model that
-    the M(cmc.mvc.rocks) inventory plugin builds (hosts with appliance, rack, rank, CPUs, memory, addresses,
+    the P(cmc.mvc.rocks#inventory) inventory plugin builds (hosts with appliance, rack, rank, CPUs, memory, addresses,
     guests and free capacity).
   - Works with the text tables of Rocks 5.4 to 7, and with C(json=true) on 6.2 updates and 7.
   - Memory and disk come from the host attributes C(mvc_memory_mb)/C(memory_mb) and C(mvc_disk_gb)/C(disk_gb).

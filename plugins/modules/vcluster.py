@@ -163,7 +163,7 @@ vcluster:
     cluster:
       description:
         - C(name), C(owner), C(subnet), C(netmask), C(prefix), C(community), C(bridge) (C(mvc-<name>), shortened
-          with a hash past 15 characters as M(cmc.mvc.n2n_edge) does), C(status), C(os), C(packages), C(users), C(placement), C(sites), C(request_digest).
+          with a hash past 15 characters as P(cmc.mvc.n2n_edge#role) does), C(status), C(os), C(packages), C(users), C(placement), C(sites), C(request_digest).
       type: dict
       sample: {"name": "lab1", "subnet": "10.200.0.0/24", "community": "lab1", "bridge": "mvc-lab1"}
     nodes:

@@ -22,7 +22,7 @@ description:
     it, and their directories once empty.
   - Holds the domain's lock in C(/run/lock/cmc-mvc) (shared with M(cmc.mvc.guest_rootfs)) while it changes
     anything, so a re-run waits for a killed run's module that is still working on the Dom0 (up to 30 minutes).
-  - Used by the M(cmc.mvc.xen_domain) role.
+  - Used by the P(cmc.mvc.xen_domain#role) role.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
 attributes:

@@ -26,6 +26,16 @@ def test_build_install_and_list(tmp_path):
     assert "galaxy.yml" not in listing and "MANIFEST.json" in listing
     for ignored in ("tests/system", "tests/lab", "tools", ".ci"):
         assert not any(name.startswith(ignored + "/") for name in listing), ignored
+    # tests/run needs tools/, which is not shipped.
+    assert "tests/run" not in listing and "tests/unit/requirements.txt" in listing
+
+    # Every collection it depends on is used at run time, by FQCN, in what it ships.
+    shipped = "\n".join(p.read_text() for d in ("plugins", "roles", "playbooks") for p in (TOP / d).rglob("*")
+                        if p.is_file() and p.suffix in (".py", ".yml", ".j2"))
+    for dep in meta["dependencies"]:
+        assert dep + "." in shipped, "%s is a dependency in galaxy.yml, but nothing shipped uses it" % dep
+    required = [c["name"] for c in yaml.safe_load((TOP / "requirements.yml").read_text())["collections"]]
+    assert sorted(required) == sorted(meta["dependencies"]), required
 
     dest = tmp_path / "installed"
     # --no-deps: the dependencies come from PyPI's ansible package here; Galaxy is unreachable.
@@ -51,7 +61,8 @@ def test_build_install_and_list(tmp_path):
         subprocess.run(["ansible-playbook", "cmc.mvc." + playbook, "--syntax-check"], env=env, check=True,
                        capture_output=True, text=True)
     bad = subprocess.run(["ansible-playbook", "cmc.mvc.deploy_mvc", "-e",
-                          json.dumps({"vcluster": {"name": "Bad_Name", "owner": "alice"}, "mvc_database": str(tmp_path / "db.sqlite")})],
+                          json.dumps({"vcluster": {"name": "Bad_Name", "owner": "alice"}, "mvc_database": str(tmp_path / "db.sqlite"),
+                                      "mvc_supernode": "sn.example.org:7654"})],
                          env=env, check=False, capture_output=True, text=True)
     assert bad.returncode != 0 and "vcluster.name: " in bad.stdout, bad.stdout[-2000:]
     assert not (tmp_path / "db.sqlite").exists()

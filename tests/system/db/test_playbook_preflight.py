@@ -136,3 +136,33 @@ def test_status_reports_unreachable_dom0s(tmp_path, run, local):
     dot = (tmp_path / "topology.dot").read_text()
     assert all('"dom0:%s"' % h in dot for h in ("vmc-0", "vmc-1")), dot
     assert (tmp_path / "topology.svg").read_text().lstrip().startswith("<?xml")
+
+
+GROUP_DEFAULTS = """
+- name: The database options set once for the action group
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/cmc.mvc.mvcdb:
+      database: "{{ mvc_database }}"
+  tasks:
+    - name: Register with no database option of its own
+      cmc.mvc.vcluster:
+        request: "{{ vcluster }}"
+        vm_containers: "{{ groups['vm_containers'] | map('extract', hostvars) | list }}"
+
+    - name: Read it back the same way
+      cmc.mvc.vcluster_info:
+      register: mvc_info
+
+    - name: Show what was read
+      ansible.builtin.debug:
+        msg: "READ {{ mvc_info.clusters | map(attribute='cluster.name') | join(',') }}"
+"""
+
+
+def test_module_defaults_of_the_action_group_give_the_database(tmp_path, run):
+    (tmp_path / "group.yml").write_text(GROUP_DEFAULTS)
+    rc, out = run("group.yml", _inventory(tmp_path))
+    assert rc == 0 and "READ pf-1" in out, out
+    assert _clusters(run.db) == ["pf-1"]  # the file of module_defaults, not the default ~/.local/share one
