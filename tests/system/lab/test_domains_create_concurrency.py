@@ -19,8 +19,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 TIMINGS = os.path.join(TOP, "tests", "output", "create-timings.json")
 # Only the runs whose ratios are printed (CI time is short): one domain "at once" is the serial run itself, and
-# the module's overhead over raw xl create shows at N = 1 and 2; raw xl create alone goes to N = 4.
+# the module's overhead over raw xl create shows at N = 1 and 2. Raw xl create alone goes to N = 4 at once; its
+# one-after-another baseline is 4 times the one-domain run (the N = 2 serial run shows how close that is),
+# which saves the four serial boots, about 200 s of CI.
 COUNTS = {"raw": (1, 2, 4), "module": (1, 2)}
+SERIAL_COUNTS = (1, 2)
 
 PLAYBOOK = """\
 - name: One inventory host per domain, all on the same Dom0
@@ -104,7 +107,8 @@ def test_domains_created_at_once_and_one_after_another_all_answer(bench):
     timings = {"raw": {"serial": {}, "concurrent": {}}, "module": {"serial": {}, "concurrent": {}}}
     for way, run in (("raw", raw), ("module", with_module)):
         for count in COUNTS[way]:
-            timings[way]["serial"][str(count)] = run(bench, "serial", count)
+            if count in SERIAL_COUNTS:
+                timings[way]["serial"][str(count)] = run(bench, "serial", count)
             timings[way]["concurrent"][str(count)] = (run(bench, "concurrent", count) if count > 1
                                                       else timings[way]["serial"][str(count)])
     for way in timings.values():
