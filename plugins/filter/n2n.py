@@ -10,9 +10,13 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.cmc.mvc.plugins.module_utils._n2n import (
     N2NError,
     check_version,
+    env_file_text,
     render_edge,
     render_supernode,
 )
+
+# nobody and nogroup on Debian; the edge unit's Group=nogroup is the same group.
+V1_PRIVDROP = ["-u", "65534", "-g", "65534"]
 
 
 def n2n_edges(clusters, version=1, supernode=None, host="localhost", config_dir="/etc/n2n/mvc",
@@ -57,6 +61,12 @@ def n2n_edges(clusters, version=1, supernode=None, host="localhost", config_dir=
                 raise AnsibleFilterError("%s.%s: %r is already used by %s; clusters on one host never share a %s"
                                          % (where, kind, s[kind], other, kind))
             seen[(kind, s[kind])] = where
+        if s["version"] == 1:
+            # v1 drops to nobody:nogroup once its TAP device is up (edge(8) -u/-g, numeric): the unit appends
+            # $MVC_EDGE_PRIVDROP to the command line. v2 and v3 drop privileges by themselves.
+            rendered["env"]["MVC_EDGE_PRIVDROP"] = " ".join(V1_PRIVDROP)
+            rendered["argv"] = rendered["argv"] + V1_PRIVDROP
+            rendered["env_file"] = env_file_text(rendered["env"])
         rendered["state"] = state
         out.append(rendered)
     return out

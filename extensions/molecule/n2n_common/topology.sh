@@ -63,9 +63,11 @@ up() {
     nsx "$p-$r" iptables -t nat -A POSTROUTING -o wan -j MASQUERADE
     i=$((i + 1))
   done
+  # SYS_ADMIN: systemd in the container can then make the mount namespaces that the units' sandboxing
+  # (ProtectSystem, PrivateTmp, DynamicUser, ...) needs, as on a real host; without it they fail with 226/NAMESPACE.
   for h in "${all[@]}"; do
     podman run -d --name "$p-$h" --hostname "$h" --network none --systemd=always \
-      --cap-add NET_ADMIN,NET_RAW --device /dev/net/tun "$image" /sbin/init >/dev/null
+      --cap-add NET_ADMIN,NET_RAW,SYS_ADMIN --device /dev/net/tun "$image" /sbin/init >/dev/null
   done
   attach sn wan wan0 198.51.100.10/24
   local n=2 h

@@ -72,3 +72,17 @@ def test_supernode_filter_names_the_role_variable():
     with pytest.raises(AnsibleFilterError) as err:
         n2n_supernode(7654, 5)
     assert str(err.value).startswith("n2n_supernode_version: ")
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_v1_edge_drops_to_nobody_v2_v3_drop_by_themselves(version):
+    out = n2n_edges([C1], version=version, supernode="198.51.100.10:7654")[0]
+    if version == 1:
+        assert out["env"]["MVC_EDGE_PRIVDROP"] == "-u 65534 -g 65534"
+        assert 'MVC_EDGE_PRIVDROP="-u 65534 -g 65534"' in out["env_file"]
+        assert out["argv"][-4:] == ["-u", "65534", "-g", "65534"]
+    else:
+        assert "MVC_EDGE_PRIVDROP" not in out["env"] and "MVC_EDGE_PRIVDROP" not in out["env_file"]
+    # The key is still in the environment file only.
+    assert 'N2N_KEY="k1-secret"' in out["env_file"]
+    assert "k1-secret" not in " ".join(out["argv"]) and "k1-secret" not in (out["config"] or "")
