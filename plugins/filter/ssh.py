@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) cmc.mvc contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters ssh_argv and ssh_proxy_args: SSH command lines that reach hosts behind chains of jump hosts."""
+"""Filters ssh_argv, ssh_proxy_args and ssh_config: SSH command lines, and an ssh_config file, that reach hosts
+behind chains of jump hosts."""
 
 from __future__ import annotations
 
@@ -34,18 +35,54 @@ def ssh_argv(hostvars, options=None, forward=None):
     return argv + [str(hostvars["ansible_host"])]
 
 
+def _proxy_command(hostvars, options=None):
+    # ssh expands % tokens in a ProxyCommand: those of the inner command are doubled, only -W %h:%p is left.
+    argv = ssh_argv(hostvars, options)
+    inner = " ".join(shlex.quote(a.replace("%", "%%")) for a in argv[:-1])
+    return "%s -W %%h:%%p %s" % (inner, shlex.quote(argv[-1]))
+
+
 def ssh_proxy_args(hostvars, options=None):
     """``-o ProxyCommand=...`` for ``ansible_ssh_common_args`` of a host reached through the host of ``hostvars``.
 
     ssh expands ``%`` tokens in a ProxyCommand, so those of the inner command (its own ProxyCommand's ``%h``)
     are doubled; only the outer ``-W %h:%p`` is left for ssh to fill in.
     """
-    argv = ssh_argv(hostvars, options)
-    inner = " ".join(shlex.quote(a.replace("%", "%%")) for a in argv[:-1])
-    command = "%s -W %%h:%%p %s" % (inner, shlex.quote(argv[-1]))
-    return "-o ProxyCommand=" + shlex.quote(command)
+    return "-o ProxyCommand=" + shlex.quote(_proxy_command(hostvars, options))
+
+
+def _config_word(value, what):
+    text = str(value)
+    if not text or any(c.isspace() or c in "\"#'" for c in text):
+        raise AnsibleFilterError("ssh_config: %s %r cannot be an ssh_config word" % (what, text[:60]))
+    return text
+
+
+def ssh_config(nodes, hostvars, user=None, options=None, identity=None):
+    """An ssh_config file with one ``Host`` per node, named as the node, reached through its Dom0 (whose own
+    jump through the site frontend is kept), so that ``ssh -F FILE NODE`` logs in.
+
+    ``nodes``: the plan's nodes (``name``, ``overlay_ip``, ``dom0``); ``hostvars``: the inventory's hostvars, where
+    each Dom0 is found; ``options``: further ssh arguments for the hops; ``identity``: the user's key file.
+    """
+    if not isinstance(hostvars, Mapping):
+        raise AnsibleFilterError("ssh_config: expected hostvars as the second argument")
+    lines = ["# Written by cmc.mvc deploy_mvc: ssh -F <this file> <node>"]
+    for node in nodes or []:
+        if not isinstance(node, Mapping) or not all(node.get(k) for k in ("name", "overlay_ip", "dom0")):
+            raise AnsibleFilterError("ssh_config: every node needs name, overlay_ip and dom0, got %r" % (node,))
+        if node["dom0"] not in hostvars:
+            raise AnsibleFilterError("ssh_config: Dom0 %s of node %s is not in the inventory" % (node["dom0"], node["name"]))
+        lines += ["", "Host " + _config_word(node["name"], "node name"),
+                  "  HostName " + _config_word(node["overlay_ip"], "address")]
+        if user:
+            lines.append("  User " + _config_word(user, "user"))
+        if identity:
+            lines += ["  IdentityFile " + _config_word(identity, "identity file"), "  IdentitiesOnly yes"]
+        lines.append("  ProxyCommand " + _proxy_command(hostvars[node["dom0"]], options))
+    return "\n".join(lines) + "\n"
 
 
 class FilterModule:
     def filters(self):
-        return {"ssh_argv": ssh_argv, "ssh_proxy_args": ssh_proxy_args}
+        return {"ssh_argv": ssh_argv, "ssh_proxy_args": ssh_proxy_args, "ssh_config": ssh_config}

@@ -194,8 +194,12 @@ def first(world):
 def test_deploy_places_four_nodes_over_both_sites_and_prints_logins(first):
     assert sorted(first.logins) == ["e2e1-compute-0", "e2e1-compute-1", "e2e1-compute-2", "e2e1-frontend"]
     assert {site for site, _ip, _argv in first.logins.values()} == {"osaka", "sdsc"}
-    for _site, _ip, argv in first.logins.values():
-        assert "ProxyCommand=" in " ".join(argv) and argv[-1].startswith("alice@10.200.")
+    # The short login: ssh -F <the cluster's SSH config> <node>, as the request's user (every test below logs in so).
+    for name, (_site, ip, argv) in first.logins.items():
+        assert argv[:2] == ["ssh", "-F"] and argv[3:] == [name], argv
+        config = open(argv[2]).read()
+        assert "Host %s\n  HostName %s\n  User alice\n" % (name, ip) in config, config
+        assert oct(os.stat(argv[2]).st_mode & 0o777) == "0o600"
 
 
 def test_every_node_pings_every_other_over_the_overlay_across_nat(world, first):
@@ -365,6 +369,7 @@ def test_destroy_leaves_nothing_behind_and_is_harmless_again(world, first):
                                      "/var/lib/xen/mvc /etc/n2n/mvc /etc/xen/auto -mindepth 1 2>/dev/null; "
                                      "systemctl list-units --all --no-legend 'mvc-n2n-edge@*'").items():
         assert out.strip() == "", (dom0, out)
+    assert not os.path.exists(first.logins["e2e1-frontend"][2][2]), "destroy left the cluster's SSH config"
     again = playbook("destroy_mvc", world["inventory"], "-e", "mvc_cluster=e2e1")
     assert again.returncode == 0 and all(c == 0 for c, _f in recap(again.stdout).values()), again.stdout[-3000:]
     os.makedirs(os.path.dirname(TIMINGS), exist_ok=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 from collections.abc import Mapping
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cmc.mvc.plugins.filter.ssh import ssh_argv, ssh_proxy_args
+from ansible_collections.cmc.mvc.plugins.filter.ssh import ssh_argv, ssh_config, ssh_proxy_args
 
 FRONTEND = dict(ansible_host="198.51.100.11", ansible_user="root", ansible_ssh_private_key_file="/lab/key")
 DOM0 = dict(ansible_host="10.1.255.254", ansible_user="root",
@@ -51,3 +52,53 @@ def test_any_mapping_will_do_as_hostvars_give_one():
             return len(self.data)
 
     assert ssh_argv(Vars(FRONTEND)) == ssh_argv(FRONTEND)
+
+
+def _blocks(text):
+    blocks = {}
+    for block in text.split("\nHost ")[1:]:
+        lines = block.strip().splitlines()
+        blocks[lines[0]] = dict(line.strip().split(" ", 1) for line in lines[1:])
+    return blocks
+
+
+def test_ssh_config_names_each_node_and_goes_through_its_dom0():
+    nodes = [{"name": "lab1-frontend", "overlay_ip": "10.200.1.1", "dom0": "d0"},
+             {"name": "lab1-compute-0", "overlay_ip": "10.200.1.2", "dom0": "d1"}]
+    hostvars = {"d0": DOM0, "d1": dict(DOM0, ansible_host="10.2.255.254")}
+    text = ssh_config(nodes, hostvars, user="alice", options=["-o", "BatchMode=yes"], identity="/home/a/.ssh/id")
+    blocks = _blocks(text)
+    assert sorted(blocks) == ["lab1-compute-0", "lab1-frontend"]
+    fe = blocks["lab1-frontend"]
+    assert fe["HostName"] == "10.200.1.1" and fe["User"] == "alice" and fe["IdentityFile"] == "/home/a/.ssh/id"
+    # The ProxyCommand is the same command as ssh_proxy_args gives, and reaches the node's own Dom0.
+    assert fe["ProxyCommand"] == shlex.split(ssh_proxy_args(DOM0, ["-o", "BatchMode=yes"]))[1][len("ProxyCommand="):]
+    command = shlex.split(blocks["lab1-compute-0"]["ProxyCommand"])
+    assert command[-3:] == ["-W", "%h:%p", "10.2.255.254"] and "BatchMode=yes" in command
+    assert "%%h:%%p" in blocks["lab1-compute-0"]["ProxyCommand"]  # the Dom0's own jump, escaped
+
+
+@pytest.mark.parametrize("nodes, hostvars, message", [
+    ([{"name": "n", "overlay_ip": "10.0.0.1", "dom0": "gone"}], {"d0": DOM0}, "not in the inventory"),
+    ([{"name": "n", "dom0": "d0"}], {"d0": DOM0}, "needs name, overlay_ip and dom0"),
+    ([{"name": "n m", "overlay_ip": "10.0.0.1", "dom0": "d0"}], {"d0": DOM0}, "cannot be an ssh_config word"),
+])
+def test_ssh_config_bad_input(nodes, hostvars, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        ssh_config(nodes, hostvars)
+
+
+def test_ssh_config_user_with_a_space_is_refused():
+    with pytest.raises(AnsibleFilterError, match="user"):
+        ssh_config([{"name": "n", "overlay_ip": "10.0.0.1", "dom0": "d0"}], {"d0": DOM0}, user="a b")
+
+
+def test_openssh_reads_the_config_as_meant(tmp_path):
+    # ssh -G prints the configuration it would use, without connecting.
+    path = tmp_path / "lab1.conf"
+    path.write_text(ssh_config([{"name": "lab1-frontend", "overlay_ip": "10.200.1.1", "dom0": "d0"}], {"d0": DOM0},
+                               user="alice"))
+    out = subprocess.run(["ssh", "-G", "-F", str(path), "lab1-frontend"], capture_output=True, text=True, check=True).stdout
+    resolved = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+    assert resolved["hostname"] == "10.200.1.1" and resolved["user"] == "alice"
+    assert shlex.split(resolved["proxycommand"])[-3:] == ["-W", "%h:%p", "10.1.255.254"]
