@@ -15,6 +15,7 @@ import re
 import shlex
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 
@@ -106,6 +107,14 @@ def node_statuses(world, cluster):
     line = [x for x in p.stdout.splitlines() if x.startswith("localhost | SUCCESS => ")][0]
     data = json.loads(line.split("=>", 1)[1])
     return dict((n["name"], n["status"]) for c in data["clusters"] for n in c["nodes"])
+
+
+def n2n_key(world, cluster):
+    """The cluster's N2N key, read from the lab's MVC database file (stored in clear there)."""
+    with open(os.path.join(world["inventory"], "group_vars", "all.yml")) as f:
+        database = yaml.safe_load(f)["mvc_database"]
+    with sqlite3.connect(database) as conn:
+        return conn.execute("SELECT n2n_key FROM mvc_clusters WHERE name = ?", (cluster,)).fetchone()[0]
 
 
 def broken_inventory(world, name, frontend_down=False, vm_container_down=False):
@@ -249,8 +258,10 @@ def second(world, first):
                                 "-e", "@" + c.request)
     c.fault_frontend_statuses = node_statuses(world, "e2e2")
     c.fault_frontend_left = on_dom0s(world, "e2e2")
+    # At -vvv: the edge of the Dom0 that answers gets the cluster's key, which must show nowhere in the output.
     c.fault_vm = playbook("deploy_mvc", broken_inventory(world, "vm-container-down", vm_container_down=True),
-                          "-e", "@" + c.request)
+                          "-e", "@" + c.request, "-vvv")
+    c.key = n2n_key(world, "e2e2")
     c.fault_vm_statuses = node_statuses(world, "e2e2")
     # The site is back, but this deploy is killed while sdsc's node is being installed.
     c.killed = killed_mid_install(world, c.request)
@@ -277,6 +288,9 @@ def test_an_unreachable_vm_container_fails_the_deploy_by_name_and_claims_nothing
     out = second.fault_vm.stdout
     assert second.fault_vm.returncode != 0
     assert "UNREACHABLE" in out
+    # That run was at -vvv and set up the edge on the other Dom0 with the key.
+    assert len(second.key) >= 16 and "Run the cluster's N2N edge" in out and "task path: " in out
+    assert second.key not in out, "the N2N key shows in the -vvv output of deploy_mvc"
     assert "e2e2 is not deployed on vm-container-0-0.sdsc" in out, out[-4000:]
     assert "deployed" not in second.fault_vm_statuses.values(), second.fault_vm_statuses
 
