@@ -29,12 +29,14 @@ description:
   - Used by the P(cmc.mvc.guest_os#role) role.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
+extends_documentation_fragment:
+  - cmc.mvc._attributes
+  - cmc.mvc._attributes.check_mode_full
+  - cmc.mvc._attributes.diff_mode_full
 attributes:
   check_mode:
-    support: full
     description: Reports whether it would install, and changes nothing.
   diff_mode:
-    support: full
     description: Shows the stamp before and after.
 options:
   disk:

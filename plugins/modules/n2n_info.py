@@ -19,13 +19,8 @@ description:
     peer table, so C(peers) is null. v2 and v3 edges have a management port, which this module does not query yet.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
-attributes:
-  check_mode:
-    support: full
-    description: Only reads.
-  diff_mode:
-    support: none
-    description: Nothing changes.
+extends_documentation_fragment:
+  - cmc.mvc._attributes.read_only
 options:
   config_dir:
     description: Directory of the edges' environment files.

@@ -20,14 +20,8 @@ description:
     warning naming the site and the host; the rest of the site is returned.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
-extends_documentation_fragment: []
-attributes:
-  check_mode:
-    support: full
-    description: Only reads.
-  diff_mode:
-    support: none
-    description: Nothing changes.
+extends_documentation_fragment:
+  - cmc.mvc._attributes.read_only
 options:
   site:
     description: Site name put in the result.

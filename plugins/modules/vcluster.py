@@ -31,14 +31,13 @@ author:
   - Cybermedia Center MVC team (@cmc-mvc)
 extends_documentation_fragment:
   - cmc.mvc.mvcdb
+  - cmc.mvc._attributes
+  - cmc.mvc._attributes.check_mode_full
+  - cmc.mvc._attributes.diff_mode_full
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: Shows the plan and writes nothing (the whole transaction is rolled back).
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
     details: The cluster, its nodes and edges before and after; never the N2N key.
 options:
   request:

@@ -17,16 +17,9 @@ description:
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
 extends_documentation_fragment:
+  - cmc.mvc._attributes
+  - cmc.mvc._attributes.info_module
   - cmc.mvc.mvcdb
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: Nothing changes.
 options:
   names:
     description: Clusters to read; all of them when left out. A name that is not registered is left out of the result.

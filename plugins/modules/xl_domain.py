@@ -25,12 +25,14 @@ description:
   - Used by the P(cmc.mvc.xen_domain#role) role.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
+extends_documentation_fragment:
+  - cmc.mvc._attributes
+  - cmc.mvc._attributes.check_mode_full
+  - cmc.mvc._attributes.diff_mode_full
 attributes:
   check_mode:
-    support: full
     description: Reports the actions it would take, and takes none.
   diff_mode:
-    support: full
     description: Shows the domain state, autostart link and config before and after.
 options:
   name:

@@ -14,13 +14,8 @@ description:
   - Fails with a clear message on a host that is not a Xen Dom0.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
-attributes:
-  check_mode:
-    support: full
-    description: Only reads.
-  diff_mode:
-    support: none
-    description: Nothing changes.
+extends_documentation_fragment:
+  - cmc.mvc._attributes.read_only
 options: {}
 """
 
