@@ -20,18 +20,16 @@ else:
     HAS_NETADDR = True
     NETADDR_IMPORT_ERROR = None
 
+from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
+
 XEN_OUI = "00:16:3e"
 # Xen's OUI leaves 24 bits; the top bit is kept clear so that MACs made by hand
 # (xen-tools, Rocks' own 00:16:3e:7f:..) are less likely to collide with ours.
 _XEN_NIC_SPACE = 1 << 23
 
 
-class AddressingError(ValueError):
+class AddressingError(FieldError):
     """Bad addressing input. ``field`` names the request field at fault."""
-
-    def __init__(self, field, message):
-        super().__init__("%s: %s" % (field, message))
-        self.field = field
 
 
 def parse_subnet(value, field="overlay.subnet"):

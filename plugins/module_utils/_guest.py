@@ -17,6 +17,7 @@ import shutil
 import tempfile
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _xen
+from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
 USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -25,12 +26,12 @@ KEY_TYPES = ("ed25519", "ecdsa", "rsa")
 BASE_FORMAT = 1
 
 
-class GuestError(Exception):
-    """Bad input (``field`` names it) or a failed step."""
+class GuestError(FieldError):
+    """Bad input (``field`` names it) or a failed step (no field: the message alone)."""
 
-    def __init__(self, field, message):
-        super().__init__("%s: %s" % (field, message) if field else message)
-        self.field = field
+    @staticmethod
+    def text(field, message):
+        return FieldError.text(field, message) if field else message
 
 
 def check(params):

@@ -38,6 +38,7 @@ from ansible_collections.cmc.mvc.plugins.module_utils import _n2n
 from ansible_collections.cmc.mvc.plugins.module_utils import _placement
 from ansible_collections.cmc.mvc.plugins.module_utils import _request
 from ansible_collections.cmc.mvc.plugins.module_utils import _secrets
+from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
 SCHEMA_VERSION = 1
 DEFAULT_SQLITE = "~/.local/share/cmc-mvc/mvc.sqlite"
@@ -74,12 +75,8 @@ class DBError(Exception):
     """A database problem, with any password already masked."""
 
 
-class InputError(ValueError):
+class InputError(FieldError):
     """Bad module input that is not part of the request (vm_containers, overlay_pool ...)."""
-
-    def __init__(self, field, message):
-        super().__init__("%s: %s" % (field, message))
-        self.field = field
 
 
 if HAS_SQLALCHEMY:

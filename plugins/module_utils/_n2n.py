@@ -30,6 +30,8 @@ import hashlib
 import ipaddress
 import re
 
+from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
+
 VERSIONS = (1, 2, 3)
 IFNAMSIZ = 15  # Linux interface names: 16 bytes with the trailing NUL
 TAP_PREFIX = "n2n-"
@@ -53,12 +55,8 @@ _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 
 
-class N2NError(ValueError):
+class N2NError(FieldError):
     """Bad N2N input. ``field`` names the variable at fault."""
-
-    def __init__(self, field, message):
-        super().__init__("%s: %s" % (field, message))
-        self.field = field
 
 
 def ifname(prefix, cluster):

@@ -19,15 +19,16 @@ Rules:
 
 from __future__ import annotations
 
+from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
+
 RESOURCES = (("vcpus", "cpus", "vCPUs"), ("memory_mb", "memory_mb", "MB of memory"), ("disk_gb", "disk_gb", "GB of disk"))
 
 
-class PlacementError(ValueError):
+class PlacementError(FieldError):
     """The nodes do not fit. ``shortfalls`` is a list of (resource, amount short, sites)."""
 
     def __init__(self, message, shortfalls=None, field="vcluster"):
-        super().__init__("%s: %s" % (field, message))
-        self.field = field
+        super().__init__(field, message)
         self.shortfalls = shortfalls or []
 
 

@@ -12,6 +12,8 @@ import hashlib
 import json
 import re
 
+from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
+
 # Always used with fullmatch: "$" also matches before a final newline, and "evil\n" once got through.
 NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,30}")
 OWNER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]{0,63}")
@@ -40,12 +42,8 @@ DEFAULTS = {
 TOP_KEYS = ("name", "owner", "overlay", "frontend", "compute", "sites", "placement", "os", "packages", "users")
 
 
-class RequestError(ValueError):
+class RequestError(FieldError):
     """A bad request. ``field`` is the dotted path of the field at fault (``vcluster.compute.count``)."""
-
-    def __init__(self, field, message):
-        super().__init__("%s: %s" % (field, message))
-        self.field = field
 
 
 def shown(value):

@@ -202,10 +202,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _addressing as addr
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb
-from ansible_collections.cmc.mvc.plugins.module_utils import _placement
 from ansible_collections.cmc.mvc.plugins.module_utils import _request
+from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
-ERRORS = (_request.RequestError, _mvcdb.InputError, _placement.PlacementError, addr.AddressingError, _mvcdb.DBError)
+# Bad input of any kind (request, module options, placement, addressing) names its field; DBError does not.
+ERRORS = (FieldError, _mvcdb.DBError)
 
 
 def main():
