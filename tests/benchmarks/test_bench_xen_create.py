@@ -30,7 +30,7 @@ def test_create_time_ratios():
             s = t[way]["serial"].get(n, int(n) * t[way]["serial"]["1"])
             c = t[way]["concurrent"][n]
             print("%3s %-10s %8.1f%s %9.1f %8.2f %8.2f" % (n, way, s, " " if n in t[way]["serial"] else "*", c, c / s,
-                                                         1.0 / int(n)))
+                                                           1.0 / int(n)))
     print("(* = N x the one-domain run; measured N = 2 one after another / 2 x one domain: raw %.2f, module %.2f)"
           % tuple(t[w]["serial"]["2"] / (2 * t[w]["serial"]["1"]) for w in ("raw", "module")))
     for n in counts["module"]:
