@@ -171,9 +171,9 @@ import subprocess
 
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
-from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _rocks
+from ansible_collections.cmc.mvc.plugins.plugin_utils._inventory import MVCInventoryBase
 from ansible_collections.cmc.mvc.plugins.plugin_utils._unsafe import make_unsafe
 
 APPLIANCE_GROUPS = {"frontend": "frontends", "compute": "compute", "vm-container": "vm_containers",
@@ -280,11 +280,9 @@ def query_frontend(fe, options):
         raise FrontendError(site, "bad answer: %s" % exc)
 
 
-class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+class InventoryModule(MVCInventoryBase):
     NAME = "cmc.mvc.rocks"
-
-    def verify_file(self, path):
-        return super().verify_file(path) and path.endswith(("rocks.yml", "rocks.yaml"))
+    FILE_SUFFIXES = ("rocks.yml", "rocks.yaml")
 
     def _frontends(self):
         out = []
@@ -338,28 +336,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        self._read_config_data(path)
         frontends = self._frontends()
-        cache_key = self.get_cache_key(path)
-        use_cache = self.get_option("cache")
         sites = None
-        if use_cache and cache:
-            try:
-                cached = self._cache[cache_key]
-                if isinstance(cached, dict) and all(fe["site"] in cached for fe in frontends):
-                    sites = cached
-            except KeyError:
-                pass
+        cached = self._cached(cache)
+        if isinstance(cached, dict) and all(fe["site"] in cached for fe in frontends):
+            sites = cached
         if sites is None:
             sites, errors = self._query_all(frontends)
             old = None
             for site in sorted(errors):
-                if use_cache:
+                if self._use_cache:
                     if old is None:
-                        try:
-                            old = self._cache[cache_key]
-                        except KeyError:
-                            old = {}
+                        old = self._cache_lookup({})
                     if isinstance(old, dict) and site in old:
                         self.display.warning("%s; using the cached answer of that site" % to_native(errors[site]))
                         sites[site] = old[site]
@@ -368,8 +356,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     self.display.warning("%s; site %s left out of the inventory" % (to_native(errors[site]), site))
                     continue
                 raise AnsibleError(to_native(errors[site]))
-            if use_cache:
-                self._cache[cache_key] = sites
+            self._cache_store(sites)
         for fe in frontends:
             if fe["site"] in sites:
                 # Kept in the (cached) model: a cached site still lacks those rows, so it warns again.

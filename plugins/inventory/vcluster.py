@@ -75,9 +75,9 @@ import re
 
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
-from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb
+from ansible_collections.cmc.mvc.plugins.plugin_utils._inventory import MVCInventoryBase
 from ansible_collections.cmc.mvc.plugins.plugin_utils._unsafe import make_unsafe
 
 
@@ -85,11 +85,9 @@ def group_part(name):
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
-class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+class InventoryModule(MVCInventoryBase):
     NAME = "cmc.mvc.vcluster"
-
-    def verify_file(self, path):
-        return super().verify_file(path) and path.endswith(("vcluster.yml", "vcluster.yaml"))
+    FILE_SUFFIXES = ("vcluster.yml", "vcluster.yaml")
 
     def _read(self, path):
         if not _mvcdb.HAS_SQLALCHEMY:
@@ -116,19 +114,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        self._read_config_data(path)
-        cache_key = self.get_cache_key(path)
-        use_cache = self.get_option("cache")
-        plans = None
-        if use_cache and cache:
-            try:
-                plans = self._cache[cache_key]
-            except KeyError:
-                plans = None
+        plans = self._cached(cache)
         if plans is None:
             plans = self._read(path)
-            if use_cache:
-                self._cache[cache_key] = plans
+            self._cache_store(plans)
         if not isinstance(plans, list):
             raise AnsibleParserError("cmc.mvc.vcluster: unexpected cache content for %s" % path)
         for plan in plans:

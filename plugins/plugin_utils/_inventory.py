@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmc.mvc contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private: what the inventory plugins cmc.mvc.rocks and cmc.mvc.vcluster share (controller side only).
+
+Both take a YAML source whose file name ends in a fixed suffix, and keep their last answer in the inventory
+cache under one key per source. ``parse()`` here reads the source's options; the plugin then asks ``_cached``
+for a usable answer, makes a new one when there is none, and hands it to ``_cache_store``."""
+
+from __future__ import annotations
+
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+
+
+class MVCInventoryBase(BaseInventoryPlugin, Constructable, Cacheable):
+    """Base of the collection's inventory plugins. A subclass sets ``FILE_SUFFIXES``."""
+
+    # Endings a source's file name must have, such as ("rocks.yml", "rocks.yaml").
+    FILE_SUFFIXES: tuple[str, ...] = ()
+
+    def verify_file(self, path):
+        return super().verify_file(path) and path.endswith(self.FILE_SUFFIXES)
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        self._cache_key = self.get_cache_key(path)
+        self._use_cache = self.get_option("cache")
+
+    def _cached(self, cache):
+        """The answer in the cache, or None: also when the source turns the cache off or a refresh is asked
+        (``cache`` false: ``--flush-cache`` or ``meta: refresh_inventory``)."""
+        if not (self._use_cache and cache):
+            return None
+        return self._cache_lookup(None)
+
+    def _cache_lookup(self, default):
+        """The answer in the cache even during a refresh (an earlier answer to fall back on), else ``default``."""
+        try:
+            return self._cache[self._cache_key]
+        except KeyError:
+            return default
+
+    def _cache_store(self, value):
+        """Keeps ``value`` as the answer of this source, when the source uses the cache."""
+        if self._use_cache:
+            self._cache[self._cache_key] = value
