@@ -56,14 +56,6 @@ def rows(db, table):
         return [dict(r) for r in conn.execute(sa.select(table)).mappings()]
 
 
-@pytest.fixture
-def db(tmp_path):
-    d = m.Database(str(tmp_path / "mvc.sqlite"))
-    d.migrate()
-    yield d
-    d.dispose()
-
-
 # --- tests that run on every backend ------------------------------------------------------------------
 
 

@@ -48,14 +48,6 @@ def all_rows(db):
         return dict((t.name, sorted(tuple(map(str, r)) for r in conn.execute(sa.select(t)))) for t in m.V1_TABLES)
 
 
-@pytest.fixture
-def db(tmp_path):
-    d = m.Database(str(tmp_path / "mvc.sqlite"))
-    d.migrate()
-    yield d
-    d.dispose()
-
-
 def test_an_encrypted_database_holds_no_key_in_clear(db):
     first = register(db, request(), containers(), passphrase=PASSPHRASE, return_key=True)
     second = register(db, request("lab2", 1), passphrase=PASSPHRASE, return_key=True)
