@@ -28,7 +28,7 @@ PLACEMENTS = ("spread", "pack")
 # Upper bounds, checked before any plan is built: a request is typed by a person, and a huge one only costs time
 # (a million compute nodes took 8.4 s to refuse) or fills the database.
 LIMITS = {
-    "count": 4096, "vcpus": 512, "memory_mb": 4 * 1024 * 1024, "disk_gb": 64 * 1024,
+    "count": 16384, "vcpus": 512, "memory_mb": 4 * 1024 * 1024, "disk_gb": 64 * 1024,
     "list": 256, "ssh_keys": 32, "ssh_key": 16384, "subnet": 64,
 }
 # How much of a bad value an error quotes.
