@@ -211,6 +211,21 @@ def test_deploy_places_four_nodes_over_both_sites_and_prints_logins(first):
         assert oct(os.stat(argv[2]).st_mode & 0o777) == "0o600"
 
 
+def test_the_wait_for_the_nodes_prints_progress_while_it_lasts(first):
+    # One line per round from each Dom0, in the normal output: how many of the 4 answer, after how long, and
+    # which are awaited. A line with fewer than 4 answering was printed before the wait ended.
+    rounds = re.findall(r"^(vm-container-\S+): SSH answers on (\d) of 4 nodes after (\d+) s; waiting for (.+)$",
+                        first.out, re.M)
+    assert rounds, first.out[-3000:]
+    for dom0, answered, _after, waiting in rounds:
+        assert int(answered) < 4 and waiting.count("e2e1-") == 4 - int(answered), (dom0, answered, waiting)
+    for dom0 in {r[0] for r in rounds}:
+        seconds = [int(r[2]) for r in rounds if r[0] == dom0]
+        assert seconds == sorted(seconds), seconds
+    # Each round's line comes before the task's result.
+    assert first.out.index(rounds[0][0] + ": SSH answers on") < first.out.index("TASK [Report this Dom0 done]")
+
+
 def test_every_node_pings_every_other_over_the_overlay_across_nat(world, first):
     ips = sorted(ip for _site, ip, _argv in first.logins.values())
     for name, login in sorted(first.logins.items()):

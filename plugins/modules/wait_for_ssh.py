@@ -1,0 +1,126 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) cmc.mvc contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: wait_for_ssh
+short_description: Wait until SSH answers on a set of nodes, printing how many answer while it waits
+version_added: 0.2.0
+description:
+  - From the target host, asks every node in O(nodes) at once whether an SSH server answers on O(port) (it must
+    send its C(SSH-) greeting), again every O(interval) seconds until all have answered or O(timeout) has passed.
+  - While it waits, it prints one line per round in the normal output (not only at C(-v)), naming how many nodes
+    answer, after how long, and the nodes still awaited. Booting domains under emulation takes minutes; the line
+    says what is being waited for.
+  - Fails after O(timeout), naming each node that never answered and its address.
+  - An action plugin on the controller does the rounds; each round is one short module call on the target.
+author:
+  - Cybermedia Center MVC team (@cmc-mvc)
+extends_documentation_fragment:
+  - cmc.mvc._attributes
+  - cmc.mvc._attributes.info_module
+attributes:
+  action:
+    description: The rounds and the progress lines run on the controller; each round probes from the target.
+    support: full
+options:
+  nodes:
+    description: The nodes to wait for.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Name shown in the progress lines and errors.
+        type: str
+        required: true
+      address:
+        description: Address to connect to.
+        type: str
+        required: true
+  port:
+    description: TCP port of the SSH servers.
+    type: int
+    default: 22
+  timeout:
+    description: Seconds to wait in all, from the start of the task.
+    type: int
+    default: 600
+  interval:
+    description: Seconds between rounds (and between progress lines).
+    type: int
+    default: 15
+  connect_timeout:
+    description: Seconds each probe waits for a node's greeting.
+    type: int
+    default: 3
+"""
+
+EXAMPLES = r"""
+- name: Wait for SSH on the cluster's nodes, from their Dom0
+  cmc.mvc.wait_for_ssh:
+    nodes:
+      - {name: demo-frontend, address: 10.200.0.1}
+      - {name: demo-compute-0, address: 10.200.0.2}
+    timeout: 600
+"""
+
+RETURN = r"""
+answered:
+  description: Names of the nodes whose SSH server answered.
+  returned: always
+  type: list
+  elements: str
+answered_after:
+  description: Seconds from the start of the task until each node first answered (action plugin).
+  returned: success
+  type: dict
+  sample: {"demo-frontend": 95, "demo-compute-0": 110}
+elapsed:
+  description: Seconds the task waited.
+  returned: always
+  type: int
+"""
+
+import concurrent.futures
+import socket
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def greets(address, port, timeout):
+    """True when something on address:port sends an SSH greeting within timeout seconds."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            return s.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            nodes=dict(type="list", elements="dict", required=True, options=dict(
+                name=dict(type="str", required=True),
+                address=dict(type="str", required=True),
+            )),
+            port=dict(type="int", default=22),
+            timeout=dict(type="int", default=600),
+            interval=dict(type="int", default=15),
+            connect_timeout=dict(type="int", default=3),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    nodes = p["nodes"]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(32, max(1, len(nodes)))) as pool:
+        answers = list(pool.map(lambda n: greets(n["address"], p["port"], p["connect_timeout"]), nodes))
+    module.exit_json(changed=False, answered=[n["name"] for n, ok in zip(nodes, answers) if ok], elapsed=0)
+
+
+if __name__ == "__main__":
+    main()
