@@ -220,8 +220,9 @@ def _edge_options(s: t.Mapping[str, t.Any]) -> list[tuple[str, str | None]]:
     """(option, value) pairs shared by every version; value None for a flag. The TAP gets no address."""
     v = s["version"]
     unaddressed = "0.0.0.0" if v == 1 else "dhcp:0.0.0.0"
-    opts: list[tuple[str, str | None]] = [("-d", s["tap"]), ("-a", unaddressed), ("-c", s["community"]), ("-l", s["supernode"]),
-            ("-m", s["mac"]), ("-M", str(s["mtu"])), ("-r", None)]
+    opts: list[tuple[str, str | None]] = [
+        ("-d", s["tap"]), ("-a", unaddressed), ("-c", s["community"]), ("-l", s["supernode"]),
+        ("-m", s["mac"]), ("-M", str(s["mtu"])), ("-r", None)]
     if v == 2:
         opts.append(("-f", None))
         if s["cipher"] == "aes":
