@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cmc.mvc.plugins.module_utils._n2n import (
@@ -19,8 +21,8 @@ from ansible_collections.cmc.mvc.plugins.module_utils._n2n import (
 V1_PRIVDROP = ["-u", "65534", "-g", "65534"]
 
 
-def n2n_edges(clusters, version=1, supernode=None, host="localhost", config_dir="/etc/n2n/mvc",
-              var="n2n_edge_clusters"):
+def n2n_edges(clusters: t.Any, version: t.Any = 1, supernode: str | None = None, host: str = "localhost",
+              config_dir: str = "/etc/n2n/mvc", var: str = "n2n_edge_clusters") -> list[dict[str, t.Any]]:
     """Render every cluster's edge; fail naming ``var[i].field`` before anything is changed."""
     if not isinstance(clusters, list):
         raise AnsibleFilterError("%s: expected a list of clusters" % var)
@@ -29,7 +31,7 @@ def n2n_edges(clusters, version=1, supernode=None, host="localhost", config_dir=
     except N2NError as exc:
         raise AnsibleFilterError(str(exc))
     out = []
-    seen = {}
+    seen: dict[tuple[str, t.Any], str] = {}
     for i, cluster in enumerate(clusters):
         where = "%s[%d]" % (var, i)
         if not isinstance(cluster, dict):
@@ -72,7 +74,7 @@ def n2n_edges(clusters, version=1, supernode=None, host="localhost", config_dir=
     return out
 
 
-def n2n_supernode(port=7654, version=1):
+def n2n_supernode(port: t.Any = 7654, version: t.Any = 1) -> dict[str, t.Any]:
     try:
         return render_supernode({"port": port, "version": version})
     except N2NError as exc:
@@ -80,5 +82,5 @@ def n2n_supernode(port=7654, version=1):
 
 
 class FilterModule(object):
-    def filters(self):
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {"n2n_edges": n2n_edges, "n2n_supernode": n2n_supernode}

@@ -7,12 +7,13 @@ behind chains of jump hosts."""
 from __future__ import annotations
 
 import shlex
+import typing as t
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
 
-def ssh_argv(hostvars, options=None, forward=None):
+def ssh_argv(hostvars: t.Any, options: t.Iterable[t.Any] | None = None, forward: str | None = None) -> list[str]:
     """The ssh argv that reaches the host described by ``hostvars`` (its Ansible connection variables).
 
     Its own ``ansible_ssh_common_args`` (a ProxyCommand or ProxyJump through its frontend) are kept, so the
@@ -35,14 +36,14 @@ def ssh_argv(hostvars, options=None, forward=None):
     return argv + [str(hostvars["ansible_host"])]
 
 
-def _proxy_command(hostvars, options=None):
+def _proxy_command(hostvars: t.Any, options: t.Iterable[t.Any] | None = None) -> str:
     # ssh expands % tokens in a ProxyCommand: those of the inner command are doubled, only -W %h:%p is left.
     argv = ssh_argv(hostvars, options)
     inner = " ".join(shlex.quote(a.replace("%", "%%")) for a in argv[:-1])
     return "%s -W %%h:%%p %s" % (inner, shlex.quote(argv[-1]))
 
 
-def ssh_proxy_args(hostvars, options=None):
+def ssh_proxy_args(hostvars: t.Any, options: t.Iterable[t.Any] | None = None) -> str:
     """``-o ProxyCommand=...`` for ``ansible_ssh_common_args`` of a host reached through the host of ``hostvars``.
 
     ssh expands ``%`` tokens in a ProxyCommand, so those of the inner command (its own ProxyCommand's ``%h``)
@@ -51,14 +52,15 @@ def ssh_proxy_args(hostvars, options=None):
     return "-o ProxyCommand=" + shlex.quote(_proxy_command(hostvars, options))
 
 
-def _config_word(value, what):
+def _config_word(value: t.Any, what: str) -> str:
     text = str(value)
     if not text or any(c.isspace() or c in "\"#'" for c in text):
         raise AnsibleFilterError("ssh_config: %s %r cannot be an ssh_config word" % (what, text[:60]))
     return text
 
 
-def ssh_config(nodes, hostvars, user=None, options=None, identity=None):
+def ssh_config(nodes: t.Any, hostvars: t.Any, user: str | None = None, options: t.Iterable[t.Any] | None = None,
+               identity: str | None = None) -> str:
     """An ssh_config file with one ``Host`` per node, named as the node, reached through its Dom0 (whose own
     jump through the site frontend is kept), so that ``ssh -F FILE NODE`` logs in.
 
@@ -84,5 +86,5 @@ def ssh_config(nodes, hostvars, user=None, options=None, identity=None):
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {"ssh_argv": ssh_argv, "ssh_proxy_args": ssh_proxy_args, "ssh_config": ssh_config}

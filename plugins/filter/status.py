@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from ansible.errors import AnsibleFilterError
 
 
-def mvc_node_status(clusters, live):
+def mvc_node_status(clusters: t.Any, live: t.Any) -> list[dict[str, t.Any]]:
     """One row per registered node: its domain's state on its Dom0, its cluster's edge there, reachability.
 
     ``live`` maps each Dom0 to ``{domains: xl_info.domains, edges: n2n_info.edges, reached: [overlay IPs that
@@ -36,17 +38,17 @@ def mvc_node_status(clusters, live):
     return rows
 
 
-def _q(text):
+def _q(text: t.Any) -> str:
     return '"%s"' % str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def mvc_topology_dot(rows, supernode=None):
+def mvc_topology_dot(rows: t.Any, supernode: str | None = None) -> str:
     """Graphviz source: sites, then VM containers (Dom0s), then domains; the overlay as dashed edges."""
     if not isinstance(rows, list):
         raise AnsibleFilterError("mvc_topology_dot: expected the rows of mvc_node_status")
     out = ["digraph mvc {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];',
            '  edge [fontname="Helvetica", fontsize=9];']
-    sites = {}
+    sites: dict[str, dict[str, list[dict[str, t.Any]]]] = {}
     for row in rows:
         sites.setdefault(row["site"], {}).setdefault(row["dom0"], []).append(row)
     for i, (site, dom0s) in enumerate(sorted(sites.items())):
@@ -64,8 +66,8 @@ def mvc_topology_dot(rows, supernode=None):
     for cluster in clusters:
         overlay = _q("overlay:" + cluster)
         out.append("  %s [shape=ellipse, style=dashed, label=%s];" % (overlay, _q("N2N overlay " + cluster)))
-        dom0s = sorted(set(r["dom0"] for r in rows if r["cluster"] == cluster))
-        for dom0 in dom0s:
+        cluster_dom0s = sorted(set(r["dom0"] for r in rows if r["cluster"] == cluster))
+        for dom0 in cluster_dom0s:
             up = any(r["edge_up"] for r in rows if r["cluster"] == cluster and r["dom0"] == dom0)
             out.append("  %s -> %s [dir=both, style=dashed, color=%s, label=%s];"
                        % (_q("dom0:" + dom0), overlay, "blue" if up else "red3", _q("edge up" if up else "edge down")))
@@ -78,5 +80,5 @@ def mvc_topology_dot(rows, supernode=None):
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {"mvc_node_status": mvc_node_status, "mvc_topology_dot": mvc_topology_dot}

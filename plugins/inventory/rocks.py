@@ -168,6 +168,7 @@ import hashlib
 import re
 import shlex
 import subprocess
+import typing as t
 
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
@@ -180,14 +181,21 @@ APPLIANCE_GROUPS = {"frontend": "frontends", "compute": "compute", "vm-container
                     "hosted-vm": "hosted_vms"}
 _SITE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
+if t.TYPE_CHECKING:
+    from ansible.inventory.data import InventoryData
+    from ansible.parsing.dataloader import DataLoader
+
+    # One ssh hop: (user or None, host, port or None).
+    Hop = t.Tuple[t.Optional[str], str, t.Optional[int]]
+
 
 class FrontendError(Exception):
-    def __init__(self, site, message):
+    def __init__(self, site: str, message: str) -> None:
         super().__init__("Rocks frontend of site %s: %s" % (site, message))
         self.site = site
 
 
-def _hop_options(fe, options):
+def _hop_options(fe: t.Mapping[str, t.Any], options: t.Mapping[str, t.Any]) -> list[str]:
     """ssh options for the frontend and its jump host: batch mode, host key checking, key, ssh_args."""
     common = ["-o", "BatchMode=yes"]
     if not options["host_key_checking"]:
@@ -197,7 +205,7 @@ def _hop_options(fe, options):
     return common + list(options["ssh_args"])
 
 
-def _proxy_command(hops, common):
+def _proxy_command(hops: t.Iterable[Hop], common: t.Iterable[str]) -> str:
     """A ProxyCommand (shell command line) that reaches ssh's target through ``hops``, a list of
     (user, host, port), the one nearest the controller first; every hop gets the ``common`` options.
 
@@ -212,10 +220,10 @@ def _proxy_command(hops, common):
             # reach the inner ssh intact.
             argv += ["-o", "ProxyCommand=" + cmd.replace("%", "%%")]
         cmd = " ".join(shlex.quote(a) for a in argv + ["-W", "[%h]:%p", host])
-    return cmd
+    return t.cast(str, cmd)  # every caller gives at least one hop
 
 
-def _ssh_base(fe, options):
+def _ssh_base(fe: t.Mapping[str, t.Any], options: t.Mapping[str, t.Any]) -> list[str]:
     """ssh argv (without the remote command) for frontend ``fe``, through its jump host if any."""
     common = _hop_options(fe, options)
     argv = ["ssh"] + common + ["-p", str(fe.get("port") or 22)]
@@ -226,12 +234,12 @@ def _ssh_base(fe, options):
     return argv + [fe["host"]]
 
 
-def _proxy_args(hops, common):
+def _proxy_args(hops: t.Iterable[Hop], common: t.Iterable[str]) -> str:
     """ansible_ssh_common_args for a host behind ``hops`` (Ansible splits them with shlex)."""
     return "-o " + shlex.quote("ProxyCommand=" + _proxy_command(hops, common))
 
 
-def _control_path(name, hv):
+def _control_path(name: str, hv: t.Mapping[str, t.Any]) -> str:
     """A ControlPath of its own for inventory host ``name``: every Rocks site uses the same private subnet,
     so Ansible's default (keyed on address, port and user) would share one site's connection with another
     site's host of the same address. Hashed, as UNIX socket paths are limited to about 100 bytes."""
@@ -241,7 +249,7 @@ def _control_path(name, hv):
     return "%%(directory)s/%s-%%%%r" % digest
 
 
-def _split_hostspec(spec):
+def _split_hostspec(spec: str) -> Hop:
     user = port = None
     if "@" in spec:
         user, spec = spec.rsplit("@", 1)
@@ -255,7 +263,7 @@ def _split_hostspec(spec):
     return user, host, int(port) if port else None
 
 
-def query_frontend(fe, options):
+def query_frontend(fe: t.Mapping[str, t.Any], options: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """Run every rocks list command on one frontend in one shell call; return the parsed tables."""
     site = fe["site"]
     script = _rocks.remote_script(fe.get("rocks_command") or "rocks", options["use_json"],
@@ -284,7 +292,7 @@ class InventoryModule(MVCInventoryBase):
     NAME = "cmc.mvc.rocks"
     FILE_SUFFIXES = ("rocks.yml", "rocks.yaml")
 
-    def _frontends(self):
+    def _frontends(self) -> list[dict[str, t.Any]]:
         out = []
         seen = set()
         for i, fe in enumerate(self.get_option("frontends") or []):
@@ -313,7 +321,8 @@ class InventoryModule(MVCInventoryBase):
             raise AnsibleParserError("frontends is empty")
         return out
 
-    def _query_all(self, frontends):
+    def _query_all(self, frontends: list[dict[str, t.Any]]
+                   ) -> tuple[dict[str, dict[str, t.Any]], dict[str, FrontendError]]:
         options = {
             "use_json": self.get_option("use_json"),
             "host_key_checking": self.get_option("host_key_checking"),
@@ -321,8 +330,8 @@ class InventoryModule(MVCInventoryBase):
             "timeout": self.get_option("timeout"),
             "attr_names": _rocks.MODEL_ATTRS + tuple(self.get_option("extra_attrs") or ()),
         }
-        results = {}
-        errors = {}
+        results: dict[str, dict[str, t.Any]] = {}
+        errors: dict[str, FrontendError] = {}
         workers = max(1, min(self.get_option("max_workers"), len(frontends)))
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             futures = dict((pool.submit(query_frontend, fe, options), fe["site"]) for fe in frontends)
@@ -334,7 +343,7 @@ class InventoryModule(MVCInventoryBase):
                     errors[site] = exc
         return results, errors
 
-    def parse(self, inventory, loader, path, cache=True):
+    def parse(self, inventory: InventoryData, loader: DataLoader, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
         frontends = self._frontends()
         sites = None
@@ -364,7 +373,7 @@ class InventoryModule(MVCInventoryBase):
                     self.display.warning("Rocks frontend of %s" % message)
                 self._populate_site(fe, sites[fe["site"]])
 
-    def _populate_site(self, fe, model):
+    def _populate_site(self, fe: t.Mapping[str, t.Any], model: t.Mapping[str, t.Any]) -> None:
         inv = self.inventory
         site = fe["site"]
         template = self.get_option("hostname_template")
@@ -389,7 +398,7 @@ class InventoryModule(MVCInventoryBase):
             private_args = _proxy_args(hops + [(fe.get("user"), fe["host"], fe.get("port"))], hop_options)
         else:
             private_args = None
-        made = {}
+        made: dict[str, str] = {}
         for group in APPLIANCE_GROUPS.values():
             made[group] = inv.add_group(group)
         for rname, h in hosts.items():

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import secrets
 import traceback
+import typing as t
 
+if t.TYPE_CHECKING:
+    import random
+NETADDR_IMPORT_ERROR: str | None
 try:
     import netaddr
 except ImportError:  # pragma: no cover - reported by the caller through missing_required_lib
@@ -32,7 +36,7 @@ class AddressingError(FieldError):
     """Bad addressing input. ``field`` names the request field at fault."""
 
 
-def parse_subnet(value, field="overlay.subnet"):
+def parse_subnet(value: t.Any, field: str = "overlay.subnet") -> netaddr.IPNetwork:
     """Return the IPv4 network written as CIDR in ``value``; the address must be the network address."""
     if not isinstance(value, str) or "/" not in value:
         raise AddressingError(field, "expected an IPv4 network in CIDR form such as 10.200.1.0/24, got %r" % (value,))
@@ -47,12 +51,12 @@ def parse_subnet(value, field="overlay.subnet"):
     return net
 
 
-def usable_hosts(net):
+def usable_hosts(net: netaddr.IPNetwork) -> int:
     """Number of addresses in ``net`` that nodes can take (network and broadcast excluded)."""
     return max(net.size - 2, 0)
 
 
-def prefix_for_hosts(count, minimum=24):
+def prefix_for_hosts(count: int, minimum: int = 24) -> int:
     """Longest prefix (smallest subnet) that holds ``count`` hosts, and never smaller than ``/minimum``."""
     if count < 1:
         raise AddressingError("count", "must be at least 1, got %r" % (count,))
@@ -62,12 +66,12 @@ def prefix_for_hosts(count, minimum=24):
     return min(prefix, minimum)
 
 
-def overlapping(net, others):
+def overlapping(net: netaddr.IPNetwork, others: t.Iterable[netaddr.IPNetwork]) -> list[netaddr.IPNetwork]:
     """The networks in ``others`` that share an address with ``net``."""
     return [o for o in others if net.first <= o.last and o.first <= net.last]
 
 
-def allocate_subnet(pool, prefixlen, used, field="overlay.pool"):
+def allocate_subnet(pool: t.Any, prefixlen: int, used: t.Iterable[t.Any], field: str = "overlay.pool") -> netaddr.IPNetwork:
     """First subnet of ``/prefixlen`` inside ``pool`` that overlaps none of ``used``."""
     pool_net = parse_subnet(pool, field)
     if prefixlen < pool_net.prefixlen:
@@ -87,14 +91,14 @@ def allocate_subnet(pool, prefixlen, used, field="overlay.pool"):
     return netaddr.IPNetwork("%s/%d" % (netaddr.IPAddress(candidate), prefixlen))
 
 
-def host_address(net, index):
+def host_address(net: netaddr.IPNetwork, index: int) -> netaddr.IPAddress:
     """The ``index``-th usable host address of ``net`` (0 is the first after the network address)."""
     if not 0 <= index < usable_hosts(net):
         raise AddressingError("overlay.subnet", "%s has no host number %d (it holds %d)" % (net, index + 1, usable_hosts(net)))
     return netaddr.IPAddress(net.first + 1 + index)
 
 
-def normalize_mac(value, field="mac"):
+def normalize_mac(value: t.Any, field: str = "mac") -> str:
     """Lower-case colon form of a MAC; it must carry the Xen OUI 00:16:3e."""
     try:
         mac = netaddr.EUI(value, version=48, dialect=netaddr.mac_unix_expanded)
@@ -106,7 +110,7 @@ def normalize_mac(value, field="mac"):
     return text
 
 
-def random_xen_mac(taken=(), rng=None):
+def random_xen_mac(taken: t.Iterable[str] = (), rng: random.Random | None = None) -> str:
     """A random unicast MAC under the Xen OUI that is not in ``taken``."""
     rng = rng or secrets.SystemRandom()
     taken = set(taken)

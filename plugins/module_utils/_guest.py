@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import typing as t
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _xen
 from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
@@ -25,16 +26,21 @@ KEY_TYPES = ("ed25519", "ecdsa", "rsa")
 # Part of every base image's name: a change to how base images are made gives new ones.
 BASE_FORMAT = 1
 
+if t.TYPE_CHECKING:
+    # run(argv, what): runs a command, raises GuestError when it fails.
+    Run = t.Callable[[list[str], str], object]
+    Params = t.Mapping[str, t.Any]
+
 
 class GuestError(FieldError):
     """Bad input (``field`` names it) or a failed step (no field: the message alone)."""
 
     @staticmethod
-    def text(field, message):
+    def text(field: str | None, message: str) -> str:
         return FieldError.text(field, message) if field else message
 
 
-def check(params):
+def check(params: Params) -> None:
     """Raises GuestError naming the first field at fault."""
     if not HOSTNAME_RE.fullmatch(params["hostname"] or ""):
         raise GuestError("hostname", "%r is not a DNS label" % (params["hostname"],))
@@ -45,9 +51,9 @@ def check(params):
         path = f.get("path") or ""
         if path.startswith("/") or ".." in path.split("/") or not path:
             raise GuestError("files[%d].path" % i, "%r must be a relative path inside the guest" % (path,))
-    for t in params["host_key_types"]:
-        if t not in KEY_TYPES:
-            raise GuestError("host_key_types", "%r is not one of %s" % (t, ", ".join(KEY_TYPES)))
+    for key_type in params["host_key_types"]:
+        if key_type not in KEY_TYPES:
+            raise GuestError("host_key_types", "%r is not one of %s" % (key_type, ", ".join(KEY_TYPES)))
     if not os.path.exists(params["golden"]):
         raise GuestError("golden", "%s does not exist" % params["golden"])
     if not os.path.exists(params["disk"]):
@@ -57,7 +63,7 @@ def check(params):
         raise GuestError("kernel_release", "no modules in %s" % moddir)
 
 
-def read_stamp(path):
+def read_stamp(path: str) -> t.Any:
     try:
         with open(path) as f:
             return json.load(f)
@@ -65,7 +71,7 @@ def read_stamp(path):
         return None
 
 
-def build(params, run):
+def build(params: Params, run: Run) -> None:
     """Makes the disk from ``params`` (the module's options). ``run(argv, what)`` runs a command and raises
     on failure. Writes the stamp last, so its presence means a complete install.
 
@@ -87,7 +93,7 @@ def build(params, run):
     _xen.write_atomic(params["stamp"], json.dumps(params["stamp_data"], indent=2, sort_keys=True) + "\n", 0o600)
 
 
-def build_from_tree(params, run, work):
+def build_from_tree(params: Params, run: Run, work: str) -> None:
     tree = tempfile.mkdtemp(prefix=".%s." % params["hostname"], dir=work)
     try:
         unpack(params, tree, run)
@@ -99,33 +105,33 @@ def build_from_tree(params, run, work):
         shutil.rmtree(tree, ignore_errors=True)
 
 
-def unpack(params, tree, run):
+def unpack(params: Params, tree: str, run: Run) -> None:
     run(["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-xzpf", params["golden"], "-C", tree],
         "unpacking the golden image")
 
 
-def customize(params, tree, run):
+def customize(params: Params, tree: str, run: Run) -> None:
     """The node's own files, units, host keys and users, in its tree (unpacked, or its filesystem mounted)."""
     for f in params["files"]:
         write(os.path.join(tree, f["path"]), f["content"], int(f.get("mode") or "0644", 8))
     for unit in params["enable_units"]:
         run(["systemctl", "--root=" + tree, "enable", unit], "enabling %s" % unit)
-    for t in params["host_key_types"]:
-        key = os.path.join(tree, "etc/ssh/ssh_host_%s_key" % t)
+    for key_type in params["host_key_types"]:
+        key = os.path.join(tree, "etc/ssh/ssh_host_%s_key" % key_type)
         for old in (key, key + ".pub"):
             if os.path.exists(old):
                 os.unlink(old)
-        run(["ssh-keygen", "-q", "-t", t, "-N", "", "-C", "root@" + params["hostname"], "-f", key],
-            "making the %s host key" % t)
+        run(["ssh-keygen", "-q", "-t", key_type, "-N", "", "-C", "root@" + params["hostname"], "-f", key],
+            "making the %s host key" % key_type)
     for user in params["users"]:
         add_user(tree, user, run)
 
 
-def loop_mounts():
+def loop_mounts() -> bool:
     return os.path.exists("/dev/loop-control") and os.geteuid() == 0
 
 
-def base_image(params, run):
+def base_image(params: Params, run: Run) -> str:
     """The Dom0's base filesystem image for this golden image and kernel, made once (under a lock, written
     under a temporary name)."""
     key = hashlib.sha1(json.dumps([os.path.basename(params["golden"]), os.path.getsize(params["golden"]),
@@ -159,7 +165,7 @@ def base_image(params, run):
     return path
 
 
-def build_from_base(params, run, base, work):
+def build_from_base(params: Params, run: Run, base: str, work: str) -> None:
     """The node's disk file: a sparse copy of ``base`` grown to the disk's size, its files added through a loop
     mount, then put in the disk's place (so a failed run leaves the disk as it was)."""
     disk = params["disk"]
@@ -194,7 +200,7 @@ def build_from_base(params, run, base, work):
             os.unlink(tmp)
 
 
-def add_kernel_modules(params, tree, run):
+def add_kernel_modules(params: Params, tree: str, run: Run) -> None:
     """The PV driver modules of the kernel that boots the guest, not the Dom0's whole tree."""
     release = params["kernel_release"]
     src = os.path.join(params["modules_dir"], release)
@@ -210,7 +216,7 @@ def add_kernel_modules(params, tree, run):
     run(["depmod", "-b", tree, release], "depmod")
 
 
-def add_user(tree, user, run):
+def add_user(tree: str, user: t.Mapping[str, t.Any], run: Run) -> None:
     name = user["name"]
     run(["chroot", tree, "useradd", "--create-home", "--user-group", "--shell", "/bin/bash", name],
         "adding user %s" % name)
@@ -222,7 +228,7 @@ def add_user(tree, user, run):
         write(os.path.join(tree, "etc/sudoers.d", "mvc-" + name), "%s ALL=(ALL) NOPASSWD:ALL\n" % name, 0o440)
 
 
-def write(path, content, mode):
+def write(path: str, content: str, mode: int) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if os.path.islink(path):  # an absolute link in the tree points at the Dom0's own file
         os.unlink(path)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+import typing as t
 
 from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
@@ -59,7 +60,7 @@ class N2NError(FieldError):
     """Bad N2N input. ``field`` names the variable at fault."""
 
 
-def ifname(prefix, cluster):
+def ifname(prefix: str, cluster: str) -> str:
     """Interface name ``prefix + cluster``, shortened to 15 characters with a hash when it is longer.
 
     Long names keep the first characters of the cluster and end in 4 hex digits of its SHA-1, so two clusters
@@ -73,7 +74,7 @@ def ifname(prefix, cluster):
     return "%s%s-%s" % (prefix, cluster[:keep], digest)
 
 
-def check_version(value, field="version"):
+def check_version(value: t.Any, field: str = "version") -> int:
     try:
         version = int(value)
     except (TypeError, ValueError):
@@ -83,7 +84,7 @@ def check_version(value, field="version"):
     return version
 
 
-def check_port(value, field="port"):
+def check_port(value: t.Any, field: str = "port") -> int:
     if isinstance(value, bool):
         raise N2NError(field, "expected a UDP port number, got %r" % (value,))
     try:
@@ -95,13 +96,13 @@ def check_port(value, field="port"):
     return port
 
 
-def check_cluster(value, field="name"):
+def check_cluster(value: t.Any, field: str = "name") -> str:
     if not isinstance(value, str) or not _CLUSTER_RE.fullmatch(value):
         raise N2NError(field, "cluster name %r must match [a-z][a-z0-9-]{0,30}" % (value,))
     return value
 
 
-def check_community(value, version, field="community"):
+def check_community(value: t.Any, version: int, field: str = "community") -> str:
     if not isinstance(value, str) or value == "":
         raise N2NError(field, "the community is empty")
     limit = COMMUNITY_MAX[version]
@@ -113,7 +114,7 @@ def check_community(value, version, field="community"):
     return value
 
 
-def check_key(value, field="key"):
+def check_key(value: t.Any, field: str = "key") -> str:
     # The value is never echoed back: it is a secret.
     if not isinstance(value, str) or value == "":
         raise N2NError(field, "the key is missing")
@@ -122,7 +123,7 @@ def check_key(value, field="key"):
     return value
 
 
-def check_supernode(value, field="supernode"):
+def check_supernode(value: t.Any, field: str = "supernode") -> tuple[str, int]:
     """``host:port`` -> (host, port)."""
     if not isinstance(value, str) or value.count(":") != 1:
         raise N2NError(field, "expected HOST:PORT, got %r" % (value,))
@@ -132,7 +133,7 @@ def check_supernode(value, field="supernode"):
     return host, check_port(port, field)
 
 
-def check_address(value, field="address"):
+def check_address(value: t.Any, field: str = "address") -> ipaddress.IPv4Interface:
     """``IP/PREFIX`` -> ipaddress.IPv4Interface (the prefix is required)."""
     if not isinstance(value, str) or "/" not in value:
         raise N2NError(field, "expected an IPv4 address with prefix such as 10.200.1.1/24, got %r" % (value,))
@@ -146,7 +147,7 @@ def check_address(value, field="address"):
     return iface
 
 
-def check_mac(value, field="mac"):
+def check_mac(value: t.Any, field: str = "mac") -> str:
     if not isinstance(value, str) or not _MAC_RE.fullmatch(value):
         raise N2NError(field, "expected a MAC address like 00:16:3e:00:00:01, got %r" % (value,))
     if int(value[:2], 16) & 1:
@@ -154,7 +155,7 @@ def check_mac(value, field="mac"):
     return value.lower()
 
 
-def check_mtu(value, field="mtu"):
+def check_mtu(value: t.Any, field: str = "mtu") -> int:
     try:
         mtu = int(value)
     except (TypeError, ValueError):
@@ -164,19 +165,19 @@ def check_mtu(value, field="mtu"):
     return mtu
 
 
-def check_ifname(value, field):
+def check_ifname(value: t.Any, field: str) -> str:
     if not isinstance(value, str) or not _IFNAME_RE.fullmatch(value):
         raise N2NError(field, "%r is not a usable interface name (1-15 of [A-Za-z0-9_.-])" % (value,))
     return value
 
 
-def mac_for(cluster, host):
+def mac_for(cluster: str, host: str) -> str:
     """A stable Xen-OUI MAC for the TAP device of ``host`` in ``cluster``, so peers' ARP caches survive restarts."""
     digest = hashlib.sha256(("%s/%s" % (cluster, host)).encode("utf-8")).digest()
     return "00:16:3e:%02x:%02x:%02x" % (digest[0] | 0x80, digest[1], digest[2])
 
 
-def edge_settings(params, host="localhost"):
+def edge_settings(params: t.Mapping[str, t.Any], host: str = "localhost") -> dict[str, t.Any]:
     """Validate one cluster's edge parameters; return a normalised dict (the key included, for the env file).
 
     ``params`` keys: version, name, community, key, supernode, bridge, tap, address, mac, mtu, cipher.
@@ -215,12 +216,13 @@ def edge_settings(params, host="localhost"):
     }
 
 
-def _edge_options(s):
+def _edge_options(s: t.Mapping[str, t.Any]) -> list[tuple[str, str | None]]:
     """(option, value) pairs shared by every version; value None for a flag. The TAP gets no address."""
     v = s["version"]
     unaddressed = "0.0.0.0" if v == 1 else "dhcp:0.0.0.0"
-    opts = [("-d", s["tap"]), ("-a", unaddressed), ("-c", s["community"]), ("-l", s["supernode"]),
-            ("-m", s["mac"]), ("-M", str(s["mtu"])), ("-r", None)]
+    opts: list[tuple[str, str | None]] = [
+        ("-d", s["tap"]), ("-a", unaddressed), ("-c", s["community"]), ("-l", s["supernode"]),
+        ("-m", s["mac"]), ("-M", str(s["mtu"])), ("-r", None)]
     if v == 2:
         opts.append(("-f", None))
         if s["cipher"] == "aes":
@@ -231,7 +233,7 @@ def _edge_options(s):
     return opts
 
 
-def config_lines(opts):
+def config_lines(opts: t.Iterable[tuple[str, str | None]]) -> str:
     """Config file body in the ``-x=value`` form that v2 and v3 read (one option per line)."""
     out = []
     for opt, value in opts:
@@ -239,7 +241,8 @@ def config_lines(opts):
     return "\n".join(out) + "\n"
 
 
-def render_edge(params, host="localhost", config_dir="/etc/n2n/mvc"):
+def render_edge(params: t.Mapping[str, t.Any], host: str = "localhost",
+                config_dir: str = "/etc/n2n/mvc") -> dict[str, t.Any]:
     """Everything an edge unit instance needs, from one cluster's parameters.
 
     Returns a dict:
@@ -257,7 +260,8 @@ def render_edge(params, host="localhost", config_dir="/etc/n2n/mvc"):
             argv.append(opt)
             if value is not None:
                 argv.append(value)
-        config_path, config = None, None
+        config_path: str | None = None
+        config: str | None = None
     else:
         config_path = "%s/%s.conf" % (config_dir, s["name"])
         config = "# cmc.mvc: N2N v%d edge of virtual cluster %s; the key is in %s/%s.env\n%s" % (
@@ -279,7 +283,7 @@ def render_edge(params, host="localhost", config_dir="/etc/n2n/mvc"):
     }
 
 
-def env_file_text(env):
+def env_file_text(env: t.Mapping[str, str]) -> str:
     """systemd EnvironmentFile text; values are double-quoted (check_key keeps quotes out of the key)."""
     lines = ["# cmc.mvc N2N edge settings; root only (holds N2N_KEY)"]
     for name in sorted(env):
@@ -287,7 +291,7 @@ def env_file_text(env):
     return "\n".join(lines) + "\n"
 
 
-def parse_env_file(text):
+def parse_env_file(text: str) -> dict[str, str]:
     """Inverse of env_file_text, for n2n_info. Never returns N2N_KEY."""
     out = {}
     for line in text.splitlines():
@@ -303,10 +307,11 @@ def parse_env_file(text):
     return out
 
 
-def render_supernode(params):
+def render_supernode(params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """Supernode command line and config: ``params`` keys version, port."""
     version = check_version(params.get("version", 1))
     port = check_port(params.get("port", 7654))
+    opts: list[tuple[str, str | None]]
     if version == 1:
         opts = [("-l", str(port))]
     elif version == 2:

@@ -19,6 +19,8 @@ Rules:
 
 from __future__ import annotations
 
+import typing as t
+
 from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
 RESOURCES = (("vcpus", "cpus", "vCPUs"), ("memory_mb", "memory_mb", "MB of memory"), ("disk_gb", "disk_gb", "GB of disk"))
@@ -27,21 +29,24 @@ RESOURCES = (("vcpus", "cpus", "vCPUs"), ("memory_mb", "memory_mb", "MB of memor
 class PlacementError(FieldError):
     """The nodes do not fit. ``shortfalls`` is a list of (resource, amount short, sites)."""
 
-    def __init__(self, message, shortfalls=None, field="vcluster"):
+    def __init__(self, message: str, shortfalls: list[tuple[str, int, list[str]]] | None = None,
+                 field: str = "vcluster") -> None:
         super().__init__(field, message)
         self.shortfalls = shortfalls or []
 
 
-def _fits(node, free):
+def _fits(node: t.Mapping[str, t.Any], free: t.Mapping[str, int]) -> bool:
     return node["vcpus"] <= free["cpus"] and node["memory_mb"] <= free["memory_mb"] and node["disk_gb"] <= free["disk_gb"]
 
 
-def _take(node, free):
+def _take(node: t.Mapping[str, t.Any], free: dict[str, int]) -> None:
     for n, h, _d in RESOURCES:
         free[h] -= node[n]
 
 
-def place(hosts, nodes, policy="spread", sites=None, existing=None, frontend_site=None):
+def place(hosts: list[dict[str, t.Any]], nodes: list[dict[str, t.Any]], policy: str | dict[str, int] = "spread",
+          sites: list[str] | None = None, existing: dict[str, str] | None = None,
+          frontend_site: str | None = None) -> dict[str, str]:
     """Assign each node a host.
 
     hosts: list of {name, site, cpus, memory_mb, disk_gb} (free capacity), in preference order.
@@ -61,7 +66,7 @@ def place(hosts, nodes, policy="spread", sites=None, existing=None, frontend_sit
     allowed.sort(key=lambda h: sites.index(h["site"]))  # stable: keeps host order within a site
     free = dict((h["name"], {"cpus": h["cpus"], "memory_mb": h["memory_mb"], "disk_gb": h["disk_gb"]}) for h in allowed)
     site_of = dict((h["name"], h["site"]) for h in allowed)
-    by_site = {}
+    by_site: dict[str, list[dict[str, t.Any]]] = {}
     for h in allowed:
         by_site.setdefault(h["site"], []).append(h)
     quota = dict(policy) if isinstance(policy, dict) else None
@@ -69,16 +74,16 @@ def place(hosts, nodes, policy="spread", sites=None, existing=None, frontend_sit
         frontend_site = next(iter(quota), None) or (sites[0] if sites else None)
     per_site = dict((s, 0) for s in sites)
     per_host = dict((h["name"], 0) for h in allowed)
-    result = {}
+    result: dict[str, str] = {}
 
-    def allowed_sites(node):
+    def allowed_sites(node: t.Mapping[str, t.Any]) -> list[str]:
         if node["role"] == "frontend":
             return [frontend_site] if frontend_site is not None else list(sites)
         if quota is not None:
             return [s for s in quota if quota[s] > 0]
         return list(sites)
 
-    def assign(node, host):
+    def assign(node: t.Mapping[str, t.Any], host: str) -> None:
         result[node["name"]] = host
         _take(node, free[host])
         per_site[site_of[host]] += 1
@@ -90,7 +95,7 @@ def place(hosts, nodes, policy="spread", sites=None, existing=None, frontend_sit
     for node in nodes:
         host = existing.get(node["name"])
         if host in free and site_of[host] in allowed_sites(node) and _fits(node, free[host]):
-            assign(node, host)
+            assign(node, t.cast(str, host))  # a key of free: a host name, not None
 
     kept = set(result)
     order = dict((s, i) for i, s in enumerate(sites))
@@ -119,7 +124,9 @@ def place(hosts, nodes, policy="spread", sites=None, existing=None, frontend_sit
     return result
 
 
-def _fail(node, nodes, kept, allowed, free0, free, where, quota, frontend_pinned):
+def _fail(node: dict[str, t.Any], nodes: list[dict[str, t.Any]], kept: set[str], allowed: list[dict[str, t.Any]],
+          free0: dict[str, dict[str, int]], free: dict[str, dict[str, int]], where: list[str],
+          quota: dict[str, int] | None, frontend_pinned: bool) -> t.NoReturn:
     """Raise PlacementError: the shortfall per resource of all the nodes to place against the free capacity
     they had (``free0``) at the sites they may use; or, when the totals fit, which host is too small."""
     pending = [n for n in nodes if n["name"] not in kept]
@@ -130,9 +137,10 @@ def _fail(node, nodes, kept, allowed, free0, free, where, quota, frontend_pinned
         site = next((s for s in where if not any(h["site"] == s and _fits(node, free[h["name"]]) for h in allowed)),
                     where[0] if where else None)
         where = [site] if site is not None else []
-        pending = [n for n in pending if n["role"] == "compute"][:quota.get(site, 0)]
+        # site is None only when where is empty; quota.get(None, 0) is then 0.
+        pending = [n for n in pending if n["role"] == "compute"][:quota.get(site, 0)]  # type: ignore[arg-type]
     hosts = [h["name"] for h in allowed if h["site"] in where]
-    shortfalls = []
+    shortfalls: list[tuple[str, int, list[str]]] = []
     parts = []
     for res, hres, desc in RESOURCES:
         need = sum(n[res] for n in pending)

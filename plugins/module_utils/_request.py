@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import typing as t
 
 from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
@@ -34,7 +35,7 @@ LIMITS = {
 # How much of a bad value an error quotes.
 SHOWN = 40
 
-DEFAULTS = {
+DEFAULTS: dict[str, t.Any] = {
     "frontend": {"vcpus": 1, "memory_mb": 512, "disk_gb": 4},
     "compute": {"count": 0, "vcpus": 1, "memory_mb": 256, "disk_gb": 2},
     "os": "debian-12",
@@ -46,7 +47,7 @@ class RequestError(FieldError):
     """A bad request. ``field`` is the dotted path of the field at fault (``vcluster.compute.count``)."""
 
 
-def shown(value):
+def shown(value: object) -> str:
     """A bad value as an error quotes it: its repr, cut to a short prefix."""
     text = repr(value)
     if len(text) <= SHOWN:
@@ -54,11 +55,11 @@ def shown(value):
     return "%s... (%d characters)" % (text[:SHOWN], len(value) if isinstance(value, (str, list, dict)) else len(text))
 
 
-def _is_int(value):
+def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _int(value, field, minimum, maximum):
+def _int(value: t.Any, field: str, minimum: int, maximum: int) -> int:
     # Strings of digits are accepted: values templated by Ansible can arrive as text.
     if isinstance(value, str) and INT_RE.fullmatch(value):
         value = int(value)
@@ -69,7 +70,7 @@ def _int(value, field, minimum, maximum):
     return value
 
 
-def _mapping(value, field, allowed):
+def _mapping(value: t.Any, field: str, allowed: tuple[str, ...]) -> dict[str, t.Any]:
     if not isinstance(value, dict):
         raise RequestError(field, "must be a mapping, got %s" % type(value).__name__)
     unknown = sorted(str(k) for k in value if k not in allowed)
@@ -78,10 +79,10 @@ def _mapping(value, field, allowed):
     return value
 
 
-def _sizes(value, field, defaults, with_count=False):
+def _sizes(value: t.Any, field: str, defaults: t.Mapping[str, t.Any], with_count: bool = False) -> dict[str, t.Any]:
     allowed = (("count",) if with_count else ()) + ("vcpus", "memory_mb", "disk_gb") + (() if with_count else ("site",))
     value = _mapping({} if value is None else value, field, allowed)
-    out = {}
+    out: dict[str, t.Any] = {}
     if with_count:
         out["count"] = _int(value.get("count", defaults["count"]), field + ".count", 0, LIMITS["count"])
     out["vcpus"] = _int(value.get("vcpus", defaults["vcpus"]), field + ".vcpus", 1, LIMITS["vcpus"])
@@ -96,7 +97,7 @@ def _sizes(value, field, defaults, with_count=False):
     return out
 
 
-def _list(value, field, limit=LIMITS["list"]):
+def _list(value: t.Any, field: str, limit: int = LIMITS["list"]) -> list[t.Any]:
     if not isinstance(value, list):
         raise RequestError(field, "must be a list, got %s" % type(value).__name__)
     if len(value) > limit:
@@ -104,10 +105,10 @@ def _list(value, field, limit=LIMITS["list"]):
     return value
 
 
-def _str_list(value, field, pattern=None, limit=LIMITS["list"]):
+def _str_list(value: t.Any, field: str, pattern: re.Pattern[str] | None = None, limit: int = LIMITS["list"]) -> list[str]:
     if value is None:
         return []
-    out = []
+    out: list[str] = []
     for i, item in enumerate(_list(value, field, limit)):
         if not isinstance(item, str) or not item or (pattern and not pattern.fullmatch(item)):
             raise RequestError("%s[%d]" % (field, i), "bad value %s" % shown(item))
@@ -117,21 +118,21 @@ def _str_list(value, field, pattern=None, limit=LIMITS["list"]):
     return out
 
 
-def validate_name(value, field="vcluster.name"):
+def validate_name(value: t.Any, field: str = "vcluster.name") -> str:
     if not isinstance(value, str) or not NAME_RE.fullmatch(value):
         raise RequestError(field, "must match [a-z][a-z0-9-]{0,30} (lower case, start with a letter, at most 31 "
                                   "characters), got %s" % shown(value))
     return value
 
 
-def validate(request, known_sites=None, prefix="vcluster"):
+def validate(request: t.Any, known_sites: t.Iterable[str] | None = None, prefix: str = "vcluster") -> dict[str, t.Any]:
     """Return the normalized request, or raise RequestError naming the first field at fault.
 
     ``known_sites``: when given, every site named in ``sites``, ``placement`` and ``frontend.site`` must be one.
     Subnet syntax and size are checked by the caller with _addressing (it knows the pool and node count).
     """
     req = _mapping(request, prefix, TOP_KEYS)
-    out = {"name": validate_name(req.get("name"), prefix + ".name")}
+    out: dict[str, t.Any] = {"name": validate_name(req.get("name"), prefix + ".name")}
     owner = req.get("owner")
     if not isinstance(owner, str) or not OWNER_RE.fullmatch(owner):
         raise RequestError(prefix + ".owner", "must be a user name (letters, digits, _ . @ -; at most 64), got %s"
@@ -153,7 +154,7 @@ def validate(request, known_sites=None, prefix="vcluster"):
     if isinstance(placement, dict):
         if len(placement) > LIMITS["list"]:
             raise RequestError(prefix + ".placement", "at most %d sites, got %d" % (LIMITS["list"], len(placement)))
-        counts = {}
+        counts: dict[str, int] = {}
         for site, count in placement.items():
             if not isinstance(site, str) or not SITE_RE.fullmatch(site):
                 raise RequestError(prefix + ".placement", "%s is not a site name" % shown(site))
@@ -200,7 +201,7 @@ def validate(request, known_sites=None, prefix="vcluster"):
     return out
 
 
-def check_sites(req, known_sites, prefix="vcluster"):
+def check_sites(req: t.Mapping[str, t.Any], known_sites: t.Iterable[str], prefix: str = "vcluster") -> None:
     """Every site the request names must be known (have VM containers)."""
     known = set(known_sites)
     hint = ", ".join(sorted(known)) or "none: give vm_containers"
@@ -219,10 +220,10 @@ def check_sites(req, known_sites, prefix="vcluster"):
             raise RequestError(prefix + ".frontend.site", "%s is not in %s.sites" % (shown(site), prefix))
 
 
-def digest(req):
+def digest(req: object) -> str:
     """Stable SHA-256 of a normalized request."""
     return hashlib.sha256(canonical_json(req).encode()).hexdigest()
 
 
-def canonical_json(value):
+def canonical_json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -23,6 +23,13 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import typing as t
+
+if t.TYPE_CHECKING:
+    # One row of a rocks table: {"owner": host or None, <column>: cell or None}.
+    Row = t.Dict[str, t.Any]
+    # Parsed output keyed by the owner column, which is None when rocks trimmed it.
+    ByOwner = t.Dict[t.Optional[str], t.Any]
 
 # Header names that contain a space. Real output pads them like any other name.
 MULTI_WORD_HEADERS = ("CLIENT NODES",)
@@ -61,7 +68,7 @@ class RocksError(Exception):
 class RocksCommandError(RocksError):
     """``rocks`` reported an error (``error - ...`` exit 255 on 5.x, ``Error: ...`` exit 1 on 6.2/7)."""
 
-    def __init__(self, message, rc=None, command=None):
+    def __init__(self, message: str, rc: int | None = None, command: str | None = None) -> None:
         super().__init__(message)
         self.rc = rc
         self.command = command
@@ -71,7 +78,7 @@ class RocksParseError(RocksError):
     """Output that does not follow the Rocks table layout."""
 
 
-def check_error(stdout, stderr="", rc=0, command=None):
+def check_error(stdout: str | None, stderr: str | None = "", rc: int | None = 0, command: str | None = None) -> None:
     """Raise RocksCommandError when the output or exit status says the command failed."""
     text = "%s\n%s" % (stdout or "", stderr or "")
     m = _ERROR_RE.search(text)
@@ -82,7 +89,7 @@ def check_error(stdout, stderr="", rc=0, command=None):
         raise RocksCommandError("exit status %s%s" % (rc, (": " + tail[-1]) if tail else ""), rc=rc, command=command)
 
 
-def _shown(value, limit=60):
+def _shown(value: object, limit: int = 60) -> str:
     """A value from a frontend as put in a message: quoted, control characters escaped, cut to ``limit``."""
     if value is None:
         return "(empty)"
@@ -90,17 +97,17 @@ def _shown(value, limit=60):
     return repr(text[:limit]) + ("..." if len(text) > limit else "")
 
 
-def _null(cell):
+def _null(cell: str) -> str | None:
     cell = cell.strip()
     if cell == "" or set(cell) == {"-"}:
         return None
     return cell
 
 
-def _header_columns(header, lines):
+def _header_columns(header: str, lines: list[str]) -> list[tuple[str, int]]:
     """Return [(name, start)] for the header line, joining words that belong to one column."""
     words = [(m.group(0), m.start()) for m in re.finditer(r"\S+", header)]
-    cols = []
+    cols: list[tuple[str, int]] = []
     i = 0
     while i < len(words):
         name, start = words[i]
@@ -121,7 +128,7 @@ def _header_columns(header, lines):
     return cols
 
 
-def parse_table(text):
+def parse_table(text: str | None) -> tuple[list[str], list[Row], bool]:
     """Parse one Rocks text table. Return (columns, rows, has_owner).
 
     ``columns`` are the lower-cased header names without the owner column; each row is a dict
@@ -142,21 +149,21 @@ def parse_table(text):
     first_end = starts[1] - 1 if len(starts) > 1 else None
     has_owner = bool(data) and all(ln[:first_end].rstrip().endswith(":") for ln in data)
     names = [n.lower() for n, dummy in cols]
-    rows = []
-    previous = None
+    rows: list[Row] = []
+    previous: str | None = None
     for ln in data:
-        cells = []
+        cells: list[str] = []
         for k, start in enumerate(starts):
             if k > 0 and len(ln) > start - 1 and ln[start - 1] != " ":
                 raise RocksParseError("row does not fit the header columns at %r: %r" % (names[k], ln[:160]))
             end = starts[k + 1] - 1 if k + 1 < len(starts) else len(ln)
             cells.append(ln[start:end] if start < len(ln) else "")
         if has_owner:
-            owner = cells[0].strip()[:-1]
+            owner: str | None = cells[0].strip()[:-1]
             if owner == "":
                 owner = previous
             previous = owner
-            row = {"owner": owner}
+            row: Row = {"owner": owner}
             row.update((n, _null(c)) for n, c in zip(names[1:], cells[1:]))
         else:
             row = {"owner": None}
@@ -165,7 +172,7 @@ def parse_table(text):
     return (names[1:] if has_owner else names), rows, has_owner
 
 
-def parse_json(text):
+def parse_json(text: str) -> tuple[list[str], list[Row], bool]:
     """Parse ``json=true`` output into the same rows as parse_table (owner taken from the owner key)."""
     try:
         data = json.loads(text)
@@ -173,8 +180,8 @@ def parse_json(text):
         raise RocksParseError("bad JSON from rocks: %s" % exc)
     if not isinstance(data, list):
         raise RocksParseError("rocks JSON output is not a list")
-    rows = []
-    columns = []
+    rows: list[Row] = []
+    columns: list[str] = []
     for group in data:
         if not isinstance(group, dict) or len(group) != 2:
             raise RocksParseError("unexpected rocks JSON group: %r" % (group,))
@@ -184,7 +191,7 @@ def parse_json(text):
         ownerkey = [k for k in group if k != listkey[0]][0]
         owner = group[ownerkey] or None
         for item in group[listkey[0]]:
-            row = {"owner": owner}
+            row: Row = {"owner": owner}
             for k, v in item.items():
                 if k not in columns:
                     columns.append(k)
@@ -193,7 +200,7 @@ def parse_json(text):
     return columns, rows, True
 
 
-def parse_output(text):
+def parse_output(text: str | None) -> tuple[list[str], list[Row], bool]:
     """Parse rocks output, text table or JSON, detected from the first character."""
     check_error(text)
     stripped = (text or "").lstrip()
@@ -202,7 +209,7 @@ def parse_output(text):
     return parse_table(text)
 
 
-def _int(value):
+def _int(value: object) -> int | None:
     if value is None:
         return None
     try:
@@ -211,10 +218,10 @@ def _int(value):
         return None
 
 
-def parse_hosts(text):
+def parse_hosts(text: str | None) -> ByOwner:
     """``rocks list host`` -> {name or None: {membership, cpus, rack, rank, runaction, installaction, comment}}."""
     rows = parse_output(text)[1]
-    out = {}
+    out: ByOwner = {}
     for r in rows:
         out[r["owner"]] = {
             "membership": r.get("membership"),
@@ -228,10 +235,10 @@ def parse_hosts(text):
     return out
 
 
-def parse_interfaces(text):
+def parse_interfaces(text: str | None) -> ByOwner:
     """``rocks list host interface`` -> {host: [{subnet, iface, mac, ip, netmask, module, name, vlan, ...}]}."""
     rows = parse_output(text)[1]
-    out = {}
+    out: ByOwner = {}
     for r in rows:
         d = dict((k, v) for k, v in r.items() if k != "owner")
         d["vlan"] = _int(d.get("vlan"))
@@ -239,10 +246,10 @@ def parse_interfaces(text):
     return out
 
 
-def parse_attrs(text):
+def parse_attrs(text: str | None) -> ByOwner:
     """``rocks list host attr`` (owner always shown) -> {host: {attr: value}}; sources in ``_source``."""
     rows = parse_output(text)[1]
-    out = {}
+    out: ByOwner = {}
     for r in rows:
         host = out.setdefault(r["owner"], {})
         if r.get("attr") is not None:
@@ -250,20 +257,20 @@ def parse_attrs(text):
     return out
 
 
-def parse_appliances(text):
+def parse_appliances(text: str | None) -> ByOwner:
     """``rocks list appliance`` -> {appliance: {graph, node}}."""
     rows = parse_output(text)[1]
     return dict((r["owner"], {"graph": r.get("graph"), "node": r.get("node")}) for r in rows)
 
 
-def parse_vms(text):
+def parse_vms(text: str | None) -> ByOwner:
     """``rocks list host vm [showdisks=true]`` -> {vm: {container, slice, mem, cpus, macs, disks, ...}}.
 
     The first row of a VM holds eth0's MAC and the first disk; further rows (same owner, other cells
     NULL) hold further MACs and disks.
     """
     rows = parse_output(text)[1]
-    out = {}
+    out: ByOwner = {}
     for r in rows:
         vm = out.get(r["owner"])
         if vm is None:
@@ -284,15 +291,15 @@ def parse_vms(text):
     return out
 
 
-def split_marked(output, marker=MARKER):
+def split_marked(output: str | None, marker: str = MARKER) -> dict[str, tuple[int | None, str]]:
     """Split the output of one remote shell call into {key: (rc, text)}.
 
     Each command's section starts with ``<marker> <key>`` and ends with ``<marker> <key> rc=<n>``.
     A missing section means the remote shell died part way, which is an error for the caller.
     """
-    sections = {}
+    sections: dict[str, tuple[int | None, str]] = {}
     current = None
-    buf = []
+    buf: list[str] = []
     for line in (output or "").split("\n"):
         if line.startswith(marker):
             parts = line[len(marker):].split()
@@ -313,7 +320,7 @@ MODEL_ATTRS = ("appliance", "hostname", "mvc_memory_mb", "memory_mb", "mvc_disk_
 _ATTR_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-def command_words(rocks):
+def command_words(rocks: object) -> list[str]:
     """Split a ``rocks_command`` into its words, as a shell would (``sudo rocks``, quoted paths).
 
     Raises RocksError when it is empty or not a valid shell word list (unbalanced quotes).
@@ -327,7 +334,8 @@ def command_words(rocks):
     return words
 
 
-def remote_script(rocks="rocks", use_json=False, marker=MARKER, attr_filter=None):
+def remote_script(rocks: object = "rocks", use_json: bool = False, marker: str = MARKER,
+                  attr_filter: t.Iterable[str] | None = None) -> str:
     """One POSIX shell script running every list command, each section framed by markers (stderr merged).
 
     ``rocks`` is split into shell words (command_words) and each word is quoted again, so shell syntax in
@@ -353,11 +361,11 @@ def remote_script(rocks="rocks", use_json=False, marker=MARKER, attr_filter=None
     return "\n".join(lines) + "\n"
 
 
-def parse_sections(sections):
+def parse_sections(sections: t.Mapping[str, tuple[int | None, str]]) -> dict[str, ByOwner]:
     """Parse the outputs {key: (rc, text)} of every COMMANDS entry. Missing optional commands give {}."""
     parsers = {"host": parse_hosts, "interface": parse_interfaces, "attr": parse_attrs,
                "appliance": parse_appliances, "vm": parse_vms}
-    parsed = {}
+    parsed: dict[str, ByOwner] = {}
     for key in COMMANDS:
         if key not in sections:
             raise RocksError("no answer for 'rocks %s'" % " ".join(COMMANDS[key]))
@@ -373,7 +381,7 @@ def parse_sections(sections):
     return parsed
 
 
-def appliance_of(membership, attrs=None):
+def appliance_of(membership: str | None, attrs: t.Mapping[str, t.Any] | None = None) -> str | None:
     """The appliance name of a host: its intrinsic ``appliance`` attr, else derived from its membership."""
     if attrs and attrs.get("appliance"):
         return attrs["appliance"]
@@ -383,7 +391,7 @@ def appliance_of(membership, attrs=None):
     return MEMBERSHIP_APPLIANCE.get(m, m.replace(" ", "-"))
 
 
-def _mb(value):
+def _mb(value: object) -> int | None:
     if value is None:
         return None
     m = re.match(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", str(value), re.I)
@@ -393,7 +401,7 @@ def _mb(value):
     return {"": n, "m": n, "k": n // 1024, "g": n * 1024, "t": n * 1024 * 1024}[unit]
 
 
-def build_site(site, parsed):
+def build_site(site: str, parsed: t.Mapping[str, ByOwner]) -> dict[str, t.Any]:
     """Turn the parsed tables of one frontend into the site model.
 
     Returns {"site", "frontend", "appliances", "hosts": {name: {...}}, "warnings": [str]}. Each host has
@@ -404,7 +412,7 @@ def build_site(site, parsed):
     row is left out with a message in ``warnings`` (naming the site and the host), so the rest of the site
     stays usable.
     """
-    warnings = []
+    warnings: list[str] = []
     hosts_t = parsed.get("host") or {}
     attrs_t = parsed.get("attr") or {}
     ifaces_t = parsed.get("interface") or {}
@@ -433,7 +441,8 @@ def build_site(site, parsed):
             warnings.append("site %s: the only 'rocks list host vm' row (on container %s) has no VM-HOST column "
                             "and its VM cannot be named; that VM row is left out" % (site, _shown(vm["container"])))
             vms_t = {}
-    hosts = {}
+    # Keyed as the tables are; after the checks above no key is None.
+    hosts: dict[str | None, dict[str, t.Any]] = {}
     frontend = None
     for name, h in hosts_t.items():
         attrs = attrs_t.get(name, {})

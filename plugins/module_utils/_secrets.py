@@ -22,6 +22,7 @@ import base64
 import os
 import traceback
 
+CRYPTOGRAPHY_IMPORT_ERROR: str | None
 try:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives import hashes
@@ -44,15 +45,15 @@ class SecretError(ValueError):
     """A stored secret that cannot be decrypted (no passphrase, a wrong one, or a damaged value)."""
 
 
-def is_encrypted(value):
+def is_encrypted(value: object) -> bool:
     return isinstance(value, str) and value.startswith("enc:")
 
 
-def _b64(data):
+def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
 
-def _unb64(text):
+def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -60,32 +61,32 @@ class Cipher:
     """Encrypts and decrypts values with one passphrase. Derived keys are cached per salt; new values of one
     Cipher share one random salt (and one derivation), each with its own random nonce."""
 
-    def __init__(self, passphrase):
+    def __init__(self, passphrase: str) -> None:
         if not HAS_CRYPTOGRAPHY:
             raise SecretError("the Python library cryptography is needed to encrypt keys at rest")
         if not passphrase:
             raise SecretError("the passphrase is empty")
         self._passphrase = passphrase.encode("utf-8")
-        self._keys = {}
+        self._keys: dict[bytes, AESGCM] = {}
         self._salt = os.urandom(SALT_BYTES)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Cipher(********)"
 
-    def _key(self, salt):
+    def _key(self, salt: bytes) -> AESGCM:
         if salt not in self._keys:
             kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=salt, iterations=ITERATIONS)
             self._keys[salt] = AESGCM(kdf.derive(self._passphrase))
         return self._keys[salt]
 
-    def encrypt(self, value, context=""):
+    def encrypt(self, value: str, context: str = "") -> str:
         nonce = os.urandom(NONCE_BYTES)
         salt = _b64(self._salt)
         box = self._key(self._salt).encrypt(nonce, value.encode("utf-8"),
                                             (PREFIX + salt + ":" + context).encode("utf-8"))
         return "%s%s:%s" % (PREFIX, salt, _b64(nonce + box))
 
-    def decrypt(self, value, context=""):
+    def decrypt(self, value: str, context: str = "") -> str:
         """The clear text of ``value``; a value that is not encrypted is returned as it is."""
         if not is_encrypted(value):
             return value

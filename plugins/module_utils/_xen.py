@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 import time
+import typing as t
 
 # xl prints ``r b p s c d`` (running, blocked, paused, shutdown, crashed, dying) as a six-column field.
 _STATE_RE = re.compile(r"^[r-][b-][p-][s-][c-][d-]$")
@@ -26,13 +27,13 @@ class XlError(ValueError):
     """Output of ``xl`` that cannot be read."""
 
 
-def parse_list(text):
+def parse_list(text: str) -> dict[str, dict[str, t.Any]]:
     """Domains from ``xl list``: name -> dict(id, memory_mb, vcpus, state, flags, time_s).
 
     The header is ``Name ID Mem VCPUs State Time(s)``; a name is the row minus its last five fields, read from
     the right so that nothing depends on column widths, which xl sizes to the longest name.
     """
-    domains = {}
+    domains: dict[str, dict[str, t.Any]] = {}
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines or not lines[0].startswith("Name"):
         raise XlError("xl list: no 'Name ID Mem VCPUs State Time(s)' header in %r" % text[:200])
@@ -49,7 +50,7 @@ def parse_list(text):
     return domains
 
 
-def state_of(flags):
+def state_of(flags: str) -> str:
     """One word for xl's state flags. A domain that is shutting down, crashed or dying is on its way out."""
     for flag, word in (("d", "dying"), ("c", "crashed"), ("s", "shutdown"), ("p", "paused")):
         if flag in flags:
@@ -57,9 +58,9 @@ def state_of(flags):
     return "running"
 
 
-def parse_info(text):
+def parse_info(text: str) -> dict[str, t.Any]:
     """``xl info`` as a dict of strings, with the memory and CPU fields that placement needs as integers."""
-    info = {}
+    info: dict[str, t.Any] = {}
     for line in text.splitlines():
         match = _INFO_RE.match(line)
         if match:
@@ -72,7 +73,7 @@ def parse_info(text):
     return info
 
 
-def plan(state, current):
+def plan(state: str, current: t.Mapping[str, t.Any] | None) -> list[str]:
     """The xl actions that take a domain from ``current`` (an xl list row, or None) to ``state``.
 
     ``state`` is running, present (files only: the domain is left as it is), stopped or absent. Xen keeps no record of a stopped domain, so stopped and absent
@@ -95,7 +96,7 @@ def plan(state, current):
     raise ValueError("state must be running, present, stopped or absent, got %r" % (state,))
 
 
-def write_atomic(path, content, mode, dir_mode=0o755):
+def write_atomic(path: str, content: str, mode: int, dir_mode: int = 0o755) -> None:
     """Writes ``content`` to ``path`` through a temporary file beside it, so that no reader sees half a file."""
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, mode=dir_mode, exist_ok=True)
@@ -123,7 +124,7 @@ class LockTimeout(LockError):
     """Another run kept a domain's lock for too long."""
 
 
-def lock_domain(name, timeout=1800, lock_dir=None):
+def lock_domain(name: str, timeout: float = 1800, lock_dir: str | None = None) -> t.TextIO:
     """Takes the Dom0-wide lock of domain ``name`` and returns its open file; the lock lasts until that file is
     closed. A deploy that was killed leaves its module running on the Dom0, and a re-run must not write the same
     disk or create the same domain beside it: it waits here instead. Modules use ``domain_lock``, which closes
@@ -156,7 +157,7 @@ def lock_domain(name, timeout=1800, lock_dir=None):
 
 
 @contextlib.contextmanager
-def domain_lock(name, timeout=1800, lock_dir=None):
+def domain_lock(name: str, timeout: float = 1800, lock_dir: str | None = None) -> t.Iterator[t.TextIO]:
     """``lock_domain`` for the length of a ``with`` block, released however the block ends."""
     f = lock_domain(name, timeout, lock_dir)
     try:
@@ -165,7 +166,7 @@ def domain_lock(name, timeout=1800, lock_dir=None):
         f.close()
 
 
-def domain_files(disk, name):
+def domain_files(disk: str, name: str) -> list[str]:
     """The disk file of domain ``name`` and what other roles keep beside it (``<name>.*``, for example the
     guest_os install stamp)."""
     found = set(glob.glob(os.path.join(glob.escape(os.path.dirname(disk)), glob.escape(name) + ".*")))

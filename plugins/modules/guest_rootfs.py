@@ -154,13 +154,14 @@ installed:
 
 import contextlib
 import traceback
+import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _guest, _xen
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             disk=dict(type="path", required=True),
@@ -197,7 +198,7 @@ def main():
     module.exit_json(**result)
 
 
-def install(module, p):
+def install(module: AnsibleModule, p: dict[str, t.Any]) -> dict[str, t.Any]:
     """Installs the disk unless its stamp says it is done; returns the module's result."""
     before = _guest.read_stamp(p["stamp"])
     if before is not None:
@@ -214,7 +215,7 @@ def install(module, p):
     if module.check_mode:
         return dict(changed=True, installed=True, stamp=p["stamp_data"], diff=diff)
 
-    def run(argv, what):
+    def run(argv: list[str], what: str) -> None:
         rc, out, err = module.run_command(argv)
         if rc != 0:
             raise _guest.GuestError(None, "%s failed (rc=%d): %s" % (what, rc, (err or out).strip()))

@@ -80,6 +80,7 @@ supernode:
 import json
 import os
 import re
+import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -89,17 +90,17 @@ SUPERNODE_UNIT = "/etc/systemd/system/mvc-n2n-supernode.service"
 SUPERNODE_CONF = "/etc/n2n/mvc/supernode.conf"
 
 
-def unit_state(module, unit):
+def unit_state(module: AnsibleModule, unit: str) -> tuple[bool, bool]:
     rc, out, err = module.run_command(["systemctl", "show", "--property=ActiveState,UnitFileState", unit])
     props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     return props.get("ActiveState") == "active", props.get("UnitFileState") == "enabled"
 
 
-def links(module):
+def links(module: AnsibleModule) -> dict[str, dict[str, t.Any]]:
     rc, out, err = module.run_command(["ip", "-j", "addr", "show"])
     if rc != 0:
         module.fail_json(msg="ip -j addr show failed: %s" % err)
-    result = {}
+    result: dict[str, dict[str, t.Any]] = {}
     for link in json.loads(out or "[]"):
         result[link["ifname"]] = {
             "master": link.get("master"),
@@ -110,7 +111,7 @@ def links(module):
     return result
 
 
-def installed_version(module):
+def installed_version(module: AnsibleModule) -> str | None:
     for cmd in (["edge", "-h"], ["supernode", "-h"]):
         path = module.get_bin_path(cmd[0], opt_dirs=["/usr/sbin", "/usr/bin"])
         if not path:
@@ -122,18 +123,18 @@ def installed_version(module):
     return None
 
 
-def supernode_port(text):
+def supernode_port(text: str) -> int | None:
     match = re.search(r"(?:^|\s)-[lp][ =](\d+)", text, re.M)
     return int(match.group(1)) if match else None
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec=dict(config_dir=dict(type="path", default="/etc/n2n/mvc")),
                            supports_check_mode=True)
     config_dir = module.params["config_dir"]
     version = installed_version(module)
     ifaces = links(module)
-    edges = []
+    edges: list[dict[str, t.Any]] = []
     names = sorted(f[:-4] for f in os.listdir(config_dir) if f.endswith(".env")) if os.path.isdir(config_dir) else []
     for name in names:
         with open(os.path.join(config_dir, name + ".env")) as f:
@@ -141,7 +142,8 @@ def main():
         unit = "mvc-n2n-edge@%s.service" % name
         running, enabled = unit_state(module, unit)
         tap, bridge = env.get("MVC_TAP"), env.get("MVC_BRIDGE")
-        tap_info, br_info = ifaces.get(tap), ifaces.get(bridge)
+        # An env file without MVC_TAP or MVC_BRIDGE gives None: no such interface.
+        tap_info, br_info = ifaces.get(tap), ifaces.get(bridge)  # type: ignore[arg-type]
         edges.append({
             "cluster": name, "unit": unit, "running": running, "enabled": enabled,
             "community": env.get("MVC_COMMUNITY"), "n2n_version": int(env.get("MVC_VERSION") or 1),
@@ -154,7 +156,7 @@ def main():
             # v1 has no management interface to ask for peers.
             "peers": None,
         })
-    supernode = {"installed": os.path.exists(SUPERNODE_UNIT), "running": False, "enabled": False, "port": None}
+    supernode: dict[str, t.Any] = {"installed": os.path.exists(SUPERNODE_UNIT), "running": False, "enabled": False, "port": None}
     if supernode["installed"]:
         supernode["running"], supernode["enabled"] = unit_state(module, "mvc-n2n-supernode.service")
         text = ""

@@ -82,7 +82,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cmc.mvc.plugins.module_utils import _rocks
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             site=dict(type="str", required=True),
@@ -94,7 +94,7 @@ def main():
     rocks = module.params["rocks_command"]
     if "/" not in rocks:
         rocks = module.get_bin_path(rocks, required=True, opt_dirs=["/opt/rocks/bin"])
-    sections = {}
+    sections: dict[str, tuple[int | None, str]] = {}
     for key, argv in _rocks.COMMANDS.items():
         cmd = [rocks] + argv + (["json=true"] if module.params["use_json"] else [])
         rc, out, err = module.run_command(cmd)

@@ -151,13 +151,14 @@ field:
 import contextlib
 import os
 import time
+import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _xen
 
 
-def xl_read(module, xl, command, parse):
+def xl_read(module: AnsibleModule, xl: str, command: str, parse: t.Callable[[str], dict[str, t.Any]]) -> dict[str, t.Any]:
     rc, out, err = module.run_command([xl, command])
     if rc != 0:
         module.fail_json(msg="xl %s failed (rc=%d): %s; is this host a running Xen Dom0?" % (command, rc, (err or out).strip()))
@@ -167,25 +168,25 @@ def xl_read(module, xl, command, parse):
         module.fail_json(msg=str(exc))
 
 
-def xl_list(module, xl):
+def xl_list(module: AnsibleModule, xl: str) -> dict[str, dict[str, t.Any]]:
     return xl_read(module, xl, "list", _xen.parse_list)
 
 
-def xl_info(module, xl):
+def xl_info(module: AnsibleModule, xl: str) -> dict[str, t.Any]:
     return xl_read(module, xl, "info", _xen.parse_info)
 
 
-def run(module, argv, what):
+def run(module: AnsibleModule, argv: list[str], what: str) -> None:
     rc, out, err = module.run_command(argv)
     if rc != 0:
         module.fail_json(msg="%s failed (rc=%d): %s" % (what, rc, (err or out).strip()), cmd=argv)
 
 
-def refuse(module, field, msg, **extra):
+def refuse(module: AnsibleModule, field: str, msg: str, **extra: t.Any) -> t.NoReturn:
     module.fail_json(msg="%s: %s" % (field, msg), field=field, **extra)
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             name=dict(type="str", required=True),
@@ -226,12 +227,12 @@ def main():
     module.exit_json(**result)
 
 
-def converge(module, xl, p):
+def converge(module: AnsibleModule, xl: str, p: dict[str, t.Any]) -> dict[str, t.Any]:
     """Brings the domain, its files and its autostart link to ``p``'s state; returns the module's result."""
     name, state = p["name"], p["state"]
     making = state in ("running", "present")
     before = xl_list(module, xl).get(name)
-    actions = []
+    actions: list[str] = []
     dom0 = None
     if making:
         dom0 = xl_info(module, xl)
@@ -280,9 +281,9 @@ def converge(module, xl, p):
                 _xen.write_atomic(p["config"], p["config_content"], 0o644)
             elif action == "disk":
                 os.makedirs(os.path.dirname(p["disk"]), mode=0o700, exist_ok=True)
-                with open(p["disk"], "wb") as f:
-                    os.fchmod(f.fileno(), 0o600)
-                    f.truncate(p["disk_size_gb"] * 1024 ** 3)
+                with open(p["disk"], "wb") as disk_file:
+                    os.fchmod(disk_file.fileno(), 0o600)
+                    disk_file.truncate(p["disk_size_gb"] * 1024 ** 3)
             elif action == "create":
                 create(module, xl, name, p["config"])
             elif action == "unpause":
@@ -296,7 +297,7 @@ def converge(module, xl, p):
                     os.makedirs(p["autostart_dir"], 0o755)
                 if os.path.lexists(link):
                     os.unlink(link)
-                os.symlink(link_after, link)
+                os.symlink(t.cast(str, link_after), link)  # "autostart" is planned only with a link_after
             elif action == "no-autostart" and os.path.lexists(link):
                 os.unlink(link)
             elif action == "purge":
@@ -331,7 +332,7 @@ def converge(module, xl, p):
     return result
 
 
-def create(module, xl, name, config):
+def create(module: AnsibleModule, xl: str, name: str, config: str) -> None:
     """xl create, once more when libxl killed a hotplug script for taking too long (it gives them seconds, and a
     busy Dom0 can take longer to set up a disk's loop device): the failed domain is gone, so the retry is safe."""
     rc, out, err = module.run_command([xl, "create", config])
@@ -346,7 +347,7 @@ def create(module, xl, name, config):
                          cmd=[xl, "create", config])
 
 
-def shutdown(module, xl, name, timeout):
+def shutdown(module: AnsibleModule, xl: str, name: str, timeout: int) -> None:
     """Clean shutdown within ``timeout`` seconds; a domain that does not go is destroyed, with a warning."""
     rc, out, err = module.run_command(["timeout", str(timeout), xl, "shutdown", "-w", name])
     if rc == 0:

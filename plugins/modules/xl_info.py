@@ -42,17 +42,19 @@ domains:
   sample: {"Domain-0": {"id": 0, "memory_mb": 1024, "vcpus": 1, "state": "running", "flags": "r-----", "time_s": 30.1}}
 """
 
+import typing as t
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _xen
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec={}, supports_check_mode=True)
     xl = module.get_bin_path("xl", opt_dirs=["/usr/sbin", "/usr/lib/xen-4.17/bin"])
     if not xl:
         module.fail_json(msg="xl not found: this host is not a Xen Dom0 (install the Xen tools and boot Xen)")
-    result = {}
+    result: dict[str, t.Any] = {}
     for key, argv, parse in (("info", [xl, "info"], _xen.parse_info), ("domains", [xl, "list"], _xen.parse_list)):
         rc, out, err = module.run_command(argv)
         if rc != 0:

@@ -8,9 +8,11 @@ Note that this plugin util is PRIVATE to the collection. It can have breaking ch
 
 from __future__ import annotations
 
+import typing as t
+
 from ansible.utils.unsafe_proxy import wrap_var
 
 
-def make_unsafe(value):
+def make_unsafe(value: t.Any) -> t.Any:
     """Return ``value`` with every string in it marked unsafe (recursing into dicts, lists and sets)."""
     return wrap_var(value)
