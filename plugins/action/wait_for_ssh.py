@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import time
+import typing as t
 
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -19,7 +20,8 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("nodes", "port", "timeout", "interval", "connect_timeout"))
 
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: t.Any = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         args = dict(self._task.args)
         nodes = args.get("nodes") or []
@@ -31,7 +33,7 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg="timeout, interval: whole numbers of seconds")
         host = task_vars.get("inventory_hostname", "?")
         start = time.monotonic()
-        after = {}
+        after: dict[str, int] = {}
         pending = list(nodes)
         while True:
             probe = self._execute_module(module_name="cmc.mvc.wait_for_ssh", task_vars=task_vars,

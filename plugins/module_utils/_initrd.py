@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import struct
+import typing as t
 
 from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
@@ -62,11 +63,11 @@ class InitrdError(FieldError):
     """Bad input for the guest initrd, naming the option."""
 
 
-def _key(name):
+def _key(name: str) -> str:
     return name.replace("-", "_")
 
 
-def _strip(path):
+def _strip(path: str) -> str:
     base = os.path.basename(path)
     for suffix in _SUFFIXES + (".ko.zst",):
         if base.endswith(suffix):
@@ -74,15 +75,20 @@ def _strip(path):
     return base
 
 
-def read_module_index(release_dir):
+def read_module_index(
+    release_dir: str,
+) -> tuple[dict[str, tuple[str, list[str]]], dict[str, list[str]], dict[str, list[str]], set[str]]:
     """modules.dep, softdeps and aliases of one kernel release, keyed by module name with '_' for '-'."""
-    deps, soft, aliases, builtin = {}, {}, {}, set()
+    deps: dict[str, tuple[str, list[str]]] = {}
+    soft: dict[str, list[str]] = {}
+    aliases: dict[str, list[str]] = {}
+    builtin: set[str] = set()
     with open(os.path.join(release_dir, "modules.dep")) as f:
         for line in f:
             path, _sep, rest = line.strip().partition(":")
             if path:
                 deps[_key(_strip(path))] = (path, rest.split())
-    for name, target in (("modules.softdep", soft), ("modules.alias", aliases), ("modules.builtin", builtin)):
+    for name in ("modules.softdep", "modules.alias", "modules.builtin"):
         try:
             with open(os.path.join(release_dir, name)) as f:
                 lines = f.read().splitlines()
@@ -93,22 +99,23 @@ def read_module_index(release_dir):
             if name == "modules.softdep" and len(words) > 2 and words[0] == "softdep":
                 pre = words[words.index("pre:") + 1:] if "pre:" in words else []
                 pre = pre[: pre.index("post:")] if "post:" in pre else pre
-                target[_key(words[1])] = pre
+                soft[_key(words[1])] = pre
             elif name == "modules.alias" and len(words) == 3 and words[0] == "alias":
-                target.setdefault(words[1], []).append(_key(words[2]))
+                aliases.setdefault(words[1], []).append(_key(words[2]))
             elif name == "modules.builtin" and words:
                 builtin.add(_key(_strip(words[0])))
     return deps, soft, aliases, builtin
 
 
-def load_order(release_dir, names):
+def load_order(release_dir: str, names: t.Sequence[str]) -> list[str]:
     """Module files relative to ``release_dir`` in the order to load them: dependencies and soft
     dependencies (for example the crc32c that ext4 asks for) before the module. Built-in modules need no
     file. Unknown names fail, naming the option."""
     deps, soft, aliases, builtin = read_module_index(release_dir)
-    order, seen = [], set()
+    order: list[str] = []
+    seen: set[str] = set()
 
-    def visit(name, required):
+    def visit(name: str, required: bool) -> None:
         key = _key(name)
         if key in seen or key in builtin:
             return
@@ -133,7 +140,7 @@ def load_order(release_dir, names):
     return order
 
 
-def is_static_elf(data):
+def is_static_elf(data: bytes) -> bool:
     """True for an ELF executable without an interpreter (PT_INTERP), which runs with no libraries."""
     if data[:4] != b"\x7fELF" or data[4] != 2:
         return False
@@ -150,11 +157,11 @@ def is_static_elf(data):
 class Cpio:
     """A cpio archive in the newc format that the kernel unpacks, with fixed owners and times."""
 
-    def __init__(self):
-        self.parts = []
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
         self.ino = 0
 
-    def _entry(self, name, mode, data=b"", rdev=(0, 0)):
+    def _entry(self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)) -> None:
         self.ino += 1
         encoded = name.encode() + b"\0"
         fields = (self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(encoded), 0)
@@ -162,24 +169,24 @@ class Cpio:
         self.parts.append(head + b"\0" * (-len(head) % 4))
         self.parts.append(data + b"\0" * (-len(data) % 4))
 
-    def directory(self, name):
+    def directory(self, name: str) -> None:
         self._entry(name, stat.S_IFDIR | 0o755)
 
-    def file(self, name, data, mode=0o644):
+    def file(self, name: str, data: bytes, mode: int = 0o644) -> None:
         self._entry(name, stat.S_IFREG | mode, data)
 
-    def symlink(self, name, target):
+    def symlink(self, name: str, target: str) -> None:
         self._entry(name, stat.S_IFLNK | 0o777, target.encode())
 
-    def chardev(self, name, major, minor):
+    def chardev(self, name: str, major: int, minor: int) -> None:
         self._entry(name, stat.S_IFCHR | 0o600, rdev=(major, minor))
 
-    def bytes(self):
+    def bytes(self) -> bytes:
         self._entry("TRAILER!!!", 0)
         return b"".join(self.parts)
 
 
-def module_bytes(path):
+def module_bytes(path: str) -> bytes:
     with open(path, "rb") as f:
         data = f.read()
     if path.endswith(".xz"):
@@ -191,7 +198,7 @@ def module_bytes(path):
     return data
 
 
-def build(release_dir, names, busybox):
+def build(release_dir: str, names: t.Sequence[str], busybox: str) -> tuple[bytes, list[str]]:
     """The gzip'd initrd and the module files it loads, in order."""
     order = load_order(release_dir, names)
     try:

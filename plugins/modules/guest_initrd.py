@@ -87,7 +87,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cmc.mvc.plugins.module_utils import _initrd
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             dest=dict(type="path", required=True),

@@ -91,7 +91,7 @@ import socket
 from ansible.module_utils.basic import AnsibleModule
 
 
-def greets(address, port, timeout):
+def greets(address: str, port: int, timeout: float) -> bool:
     """True when something on address:port sends an SSH greeting within timeout seconds."""
     try:
         with socket.create_connection((address, port), timeout=timeout) as s:
@@ -101,7 +101,7 @@ def greets(address, port, timeout):
         return False
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             nodes=dict(type="list", elements="dict", required=True, options=dict(
