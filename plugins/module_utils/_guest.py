@@ -26,12 +26,8 @@ KEY_TYPES = ("ed25519", "ecdsa", "rsa")
 BASE_FORMAT = 1
 
 
-class GuestError(FieldError):
-    """Bad input (``field`` names it) or a failed step (no field: the message alone)."""
-
-    @staticmethod
-    def text(field, message):
-        return FieldError.text(field, message) if field else message
+# Bad input (``field`` names it) or a failed step (field None: the message alone).
+GuestError = FieldError
 
 
 def check(params):
