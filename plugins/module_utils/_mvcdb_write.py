@@ -81,16 +81,19 @@ def unregister(conn: "sa.Connection", name: Any) -> Optional[Plan]:
     return plan
 
 
-def mark_deployed(conn: "sa.Connection", name: Any, nodes: Optional[List[str]] = None,
-                  field: str = "nodes") -> Dict[str, Any]:
+def mark_deployed(conn: "sa.Connection", name: Any, nodes: Optional[List[str]] = None, field: str = "nodes",
+                  missing_ok: bool = False) -> Optional[Dict[str, Any]]:
     """Mark ``nodes`` (all of them when None) of the registered cluster ``name`` deployed; nothing else.
 
     Neither the request nor the VM containers are read again: no node moves and no allocation changes. The
-    cluster's status follows its nodes'. Returns {"changed", "plan", "before", "after"} as register() does.
+    cluster's status follows its nodes'. Returns {"changed", "plan", "before", "after"} as register() does, or
+    None for a cluster that is not registered when ``missing_ok``.
     """
     _request.validate_name(name)
     old = cluster_row(conn, name)
     if old is None:
+        if missing_ok:
+            return None
         raise InputError("request.name", "cluster %s is not registered; register it first (state=present)" % name)
     old_nodes = node_rows(conn, [old["id"]])
     old_edges = edge_rows(conn, old["id"])

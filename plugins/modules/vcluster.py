@@ -64,6 +64,8 @@ options:
         the request is not validated or registered again, no node moves, and the cluster must be registered.
         The cluster's status becomes V(deployed) when all its nodes are. Marking a node that is already
         deployed changes nothing.
+      - In check mode, a cluster that is not registered yet (as in a check run of its first deployment, whose
+        registration was rolled back) is reported as changed, with a warning, rather than refused.
       - V(absent) removes the cluster and frees its allocations.
     type: str
     choices: [present, deployed, absent]
@@ -254,8 +256,13 @@ def deployed(module, client):
     """Mark nodes of the registered cluster deployed; the request is not validated or registered again."""
     p = module.params
     _request.validate_name(p["request"].get("name"))
-    out = client.write(lambda conn: _mvcdb.mark_deployed(conn, p["request"]["name"], p["nodes"]),
-                       check_mode=module.check_mode)
+    out = client.write(lambda conn: _mvcdb.mark_deployed(conn, p["request"]["name"], p["nodes"],
+                                                         missing_ok=module.check_mode), check_mode=module.check_mode)
+    if out is None:
+        # A check run of a first deployment registered nothing; once registered, the nodes would be marked.
+        module.warn("check mode: cluster %s is not registered (yet); its nodes would be marked deployed once it is"
+                    % p["request"]["name"])
+        return {"changed": True, "vcluster": {}, "removed": {"nodes": [], "edges": []}}, {}, {}
     return {"changed": out["changed"], "vcluster": out["plan"], "removed": {"nodes": [], "edges": []}}, \
         out["before"], out["after"]
 

@@ -34,6 +34,9 @@ options:
       - Also return the N2N key (as RV(n2n_key)) of the cluster in O(names), which must then name exactly one
         registered cluster. A cluster that is not registered fails naming O(names); an encrypted key without
         O(encryption_key), or with a wrong one, fails naming O(encryption_key).
+      - In check mode, a cluster that is not registered yet (as in a check run of its first deployment, whose
+        registration was rolled back) gets a random throwaway key, with a warning, as the check-mode registration
+        of M(cmc.mvc.vcluster) would.
       - Without it, the N2N key is never read, and O(encryption_key) is ignored.
     type: bool
     default: false
@@ -79,9 +82,17 @@ database:
   type: str
 """
 
+import secrets
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb
+
+
+def read_with_key(conn, name, cipher):
+    """The plan of cluster ``name`` and its clear key, in one read-only transaction; ([], None) if it is not there."""
+    clusters = _mvcdb.read_clusters(conn, [name])
+    return clusters, (_mvcdb.read_key(conn, name, cipher) if clusters else None)
 
 
 def main():
@@ -104,12 +115,16 @@ def main():
                     raise _mvcdb.InputError("names", "give exactly one cluster with return_key=true, got %d"
                                             % len(p["names"]))
                 cipher = client.cipher()
-                out = client.read(lambda conn: (_mvcdb.read_clusters(conn, p["names"]),
-                                                _mvcdb.read_key(conn, p["names"][0], cipher)))
-                if out is None:
+                clusters, key = client.read(lambda conn: read_with_key(conn, p["names"][0], cipher)) or ([], None)
+                if key is None and module.check_mode:
+                    # As vcluster's check mode plans a new cluster with a key it then rolls back.
+                    module.warn("check mode: cluster %s is not registered (yet); a throwaway N2N key is returned"
+                                % p["names"][0])
+                    key = secrets.token_urlsafe(24)
+                elif key is None:
                     raise _mvcdb.InputError("names", "cluster %s is not registered, so it has no N2N key"
                                             % p["names"][0])
-                result["clusters"], result["n2n_key"] = out
+                result["clusters"], result["n2n_key"] = clusters, key
             else:
                 result["clusters"] = client.read(lambda conn: _mvcdb.read_clusters(conn, p["names"])) or []
         except _mvcdb.ERRORS as exc:

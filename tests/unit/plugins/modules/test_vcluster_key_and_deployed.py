@@ -123,3 +123,17 @@ def test_state_deployed_refusals(registered, capsys):
     out = run(vcluster, capsys, request={"name": "lab2"}, state="deployed", database=db)
     assert out["rc"] == 1 and out["field"] == "request.name" and "not registered" in out["msg"]
     assert db_bytes(db) == before
+
+
+def test_a_check_run_of_a_first_deployment_goes_on(tmp_path, capsys):
+    """deploy_mvc --check of a new cluster: its registration is rolled back, so the steps after it find none."""
+    db = tmp_path / "mvc.sqlite"
+    reg = run(vcluster, capsys, check_mode=True, request=REQUEST, vm_containers=CONTAINERS, database=str(db))
+    assert reg["rc"] == 0 and reg["changed"]
+    key = run(vcluster_info, capsys, check_mode=True, names=["lab1"], return_key=True, database=str(db))
+    assert key["rc"] == 0 and len(key["n2n_key"]) >= 32 and key["clusters"] == []
+    assert "throwaway" in json.dumps(key["warnings"])
+    mark = run(vcluster, capsys, check_mode=True, request={"name": "lab1"}, state="deployed",
+               nodes=[n["name"] for n in reg["vcluster"]["nodes"]], database=str(db))
+    assert mark["rc"] == 0 and mark["changed"] and "not registered" in json.dumps(mark["warnings"])
+    assert not db.exists()
