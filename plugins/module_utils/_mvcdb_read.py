@@ -115,4 +115,3 @@ def removed_parts(before: Optional[Plan], after: Optional[Plan]) -> Dict[str, Li
              if n["name"] not in after_nodes or after_nodes[n["name"]]["dom0"] != n["dom0"]]
     edges = [e for e in before.get("edges", []) if e["dom0"] not in after_edges]
     return {"nodes": nodes, "edges": edges}
-

@@ -15,7 +15,7 @@ address -> write the cluster and its children (``_mvcdb_write``).
 from __future__ import annotations
 
 import secrets
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple, cast
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _addressing as addr
 from ansible_collections.cmc.mvc.plugins.module_utils import _placement
@@ -88,7 +88,6 @@ def normalize_containers(containers: Optional[List[Any]], field: str = "vm_conta
     return out
 
 
-
 def community_for(name: str, taken: Set[str]) -> str:
     """N2N community for cluster ``name``: the name itself when it fits in 16 characters and is free."""
     if len(name) <= COMMUNITY_MAX and name not in taken:
@@ -109,10 +108,8 @@ def node_name(cluster: str, role: str, idx: int) -> str:
 
 
 def _insert(conn: "sa.Connection", statement: Any) -> int:
-    """Run an INSERT of one row; its primary key."""
-    key = conn.execute(statement).inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    """Run an INSERT of one row; its primary key (always there for one row)."""
+    return int(cast(Any, conn.execute(statement).inserted_primary_key)[0])
 
 
 def _upsert_hosts(conn: "sa.Connection", containers: List[Row]) -> bool:
@@ -207,7 +204,6 @@ def _capacity(conn: "sa.Connection", hosts: List[Row], cluster_id: Optional[int]
     return out
 
 
-
 def _wanted_nodes(req: Row) -> List[Row]:
     """The nodes the request asks for (name, role, idx, sizes), frontend first."""
     wanted = [dict(name=node_name(req["name"], "frontend", 0), role="frontend", idx=0,
@@ -295,14 +291,13 @@ def _write(conn: "sa.Connection", req: Row, net: Any, old: Optional[Row], clear_
         conn.execute(T_SUBNETS.insert().values(cluster_id=cid, subnet=str(net.cidr), first_ip=net.first, last_ip=net.last))
     else:
         cid = old["id"]
-    cluster = cluster_row(conn, req["name"])
-    assert cluster is not None
+    cluster = cluster_row(conn, req["name"]) or {}  # just inserted, or ``old``
     cluster_vals = {"request_json": request_json, "request_digest": _request.digest(req), "status": cstatus}
     # A key stored in clear is re-written encrypted once an encryption_key is given.
     key_vals = {}
     if old is not None and cipher is not None and not _secrets.is_encrypted(old["n2n_key"]):
-        assert clear_key is not None
-        key_vals["n2n_key"] = seal_key(cipher, req["name"], clear_key)
+        # stored_key() decrypted or read it: the cluster exists.
+        key_vals["n2n_key"] = seal_key(cipher, req["name"], str(clear_key))
     after_cluster = dict(cluster, n2n_key=clear_key, **cluster_vals)
     after = make_plan(after_cluster, new_nodes, new_edges, with_key=return_key)
     changed = hosts_changed or bool(key_vals) or comparable(before) != comparable(after) or (
