@@ -17,6 +17,9 @@ The code lives in files by concern:
 
 from __future__ import annotations
 
+# The names below are this file's whole content: they are imported to be used from here.
+# pylint: disable=unused-import
+
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_client import (  # noqa: F401
     ERRORS, MissingLibrary, ModuleClient, MVCDBClient, check_libraries, database_argument_spec)
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_engine import (  # noqa: F401

@@ -23,7 +23,7 @@ from ansible_collections.cmc.mvc.plugins.module_utils import _request
 from ansible_collections.cmc.mvc.plugins.module_utils import _secrets
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_keys import seal_key, stored_key
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_read import (
-    Plan, Row, cluster_row, comparable, edge_rows, host_rows, make_plan, node_rows)
+    Row, cluster_row, comparable, edge_rows, host_rows, make_plan, node_rows)
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_schema import (
     COMMUNITY_MAX, DEFAULT_POOL, DEFAULT_PREFIX, HAS_SQLALCHEMY, NODE_STATUSES, InputError, _now, natural_key)
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_write import cluster_status, sync_children

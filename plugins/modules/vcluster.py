@@ -60,7 +60,7 @@ options:
   state:
     description:
       - V(present) registers or updates the cluster.
-      - V(deployed) marks the nodes in O(nodes) (all nodes of the cluster when left out) deployed, and nothing else:
+      - V(deployed) marks the nodes in O(nodes) (all nodes of the cluster when left out) deployed, and nothing else;
         the request is not validated or registered again, no node moves, and the cluster must be registered.
         The cluster's status becomes V(deployed) when all its nodes are. Marking a node that is already
         deployed changes nothing.
