@@ -3,10 +3,6 @@
 """encryption_key of cmc.mvc.vcluster and cmc.mvc.vcluster_info, run in-process on an SQLite file."""
 from __future__ import annotations
 
-import json
-
-import pytest
-
 from ansible_collections.cmc.mvc.plugins.modules import vcluster, vcluster_info
 
 CONTAINERS = [{"inventory_hostname": "vm-container-0-%d.%s" % (i, s), "mvc_site": s,
