@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The MVC database options of the modules that use it (plugins/module_utils/_mvcdb.py database_argument_spec).
+    # The MVC database options of the modules that use it (plugins/module_utils/_mvcdb_client.py database_argument_spec).
     DOCUMENTATION = r"""
 requirements:
   - sqlalchemy >= 2.0
@@ -38,8 +38,8 @@ options:
       - A passphrase that encrypts the N2N keys at rest in the database (AES-256-GCM, with a key derived from it by
         PBKDF2-HMAC-SHA256 and a random salt), so that readers of a shared database do not get them. Keep it in
         Ansible Vault or an environment variable; it is never logged or returned.
-      - Only M(cmc.mvc.vcluster) with C(state=present) reads or writes N2N keys; the other modules accept
-        and ignore it.
+      - Only M(cmc.mvc.vcluster) with C(state=present) and M(cmc.mvc.vcluster_info) with C(return_key=true)
+        read or write N2N keys; otherwise it is accepted and ignored.
       - Without it, new keys are stored in clear, and keys stored in clear stay readable with or without it. With
         it, new keys are stored encrypted and a clear key of a cluster that is registered again is re-written
         encrypted.

@@ -90,27 +90,22 @@ class InventoryModule(MVCInventoryBase):
     FILE_SUFFIXES = ("vcluster.yml", "vcluster.yaml")
 
     def _read(self, path):
-        if not _mvcdb.HAS_SQLALCHEMY:
-            raise AnsibleError("cmc.mvc.vcluster needs the Python library sqlalchemy >= 2.0")
         database = self.get_option("database")
         if database and "://" not in database:
             database = os.path.join(os.path.dirname(os.path.abspath(path)), os.path.expanduser(database))
-        db = None
         try:
-            db = _mvcdb.Database(database, self.get_option("database_password"), readonly=True, create=False)
-            version = db.current_version()
-            if version == 0:
-                self.display.warning("MVC database %s has no schema yet: no virtual clusters" % db.safe_url)
-                return []
-            if version > _mvcdb.SCHEMA_VERSION:
-                raise AnsibleError("MVC database %s has schema version %d; this collection knows up to %d"
-                                   % (db.safe_url, version, _mvcdb.SCHEMA_VERSION))
-            return db.run(lambda conn: _mvcdb.read_clusters(conn, self.get_option("clusters") or None))
-        except (_mvcdb.DBError, _mvcdb.InputError) as exc:
+            with _mvcdb.MVCDBClient(database, self.get_option("database_password")) as client:
+                plans = client.read(lambda conn: _mvcdb.read_clusters(conn, self.get_option("clusters") or None),
+                                    missing_ok=False)
+                if plans is None:
+                    self.display.warning("MVC database %s has no schema yet: no virtual clusters" % client.safe_url)
+                    return []
+                return plans
+        except _mvcdb.MissingLibrary as exc:
+            raise AnsibleError("cmc.mvc.vcluster needs the Python library %s%s"
+                               % (exc.library, " >= 2.0" if exc.library == "sqlalchemy" else ""))
+        except _mvcdb.ERRORS as exc:
             raise AnsibleError("cmc.mvc.vcluster: %s" % to_native(exc))
-        finally:
-            if db is not None:
-                db.dispose()
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)

@@ -32,8 +32,8 @@ XEN_OUI = "00:16:3e"
 _XEN_NIC_SPACE = 1 << 23
 
 
-class AddressingError(FieldError):
-    """Bad addressing input. ``field`` names the request field at fault."""
+# Bad addressing input; ``field`` names the request field at fault.
+AddressingError = FieldError
 
 
 def parse_subnet(value: t.Any, field: str = "overlay.subnet") -> netaddr.IPNetwork:

@@ -32,12 +32,8 @@ if t.TYPE_CHECKING:
     Params = t.Mapping[str, t.Any]
 
 
-class GuestError(FieldError):
-    """Bad input (``field`` names it) or a failed step (no field: the message alone)."""
-
-    @staticmethod
-    def text(field: str | None, message: str) -> str:
-        return FieldError.text(field, message) if field else message
+# Bad input (``field`` names it) or a failed step (field None: the message alone).
+GuestError = FieldError
 
 
 def check(params: Params) -> None:

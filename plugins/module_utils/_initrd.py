@@ -59,8 +59,8 @@ exec switch_root /root "$init"
 APPLETS = ("sh", "mount", "insmod", "findfs", "sleep", "cat", "echo", "switch_root")
 
 
-class InitrdError(FieldError):
-    """Bad input for the guest initrd, naming the option."""
+# Bad input for the guest initrd, naming the option.
+InitrdError = FieldError
 
 
 def _key(name: str) -> str:

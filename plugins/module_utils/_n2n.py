@@ -56,8 +56,8 @@ _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 
 
-class N2NError(FieldError):
-    """Bad N2N input. ``field`` names the variable at fault."""
+# Bad N2N input; ``field`` names the variable at fault.
+N2NError = FieldError
 
 
 def ifname(prefix: str, cluster: str) -> str:

@@ -43,8 +43,8 @@ DEFAULTS: dict[str, t.Any] = {
 TOP_KEYS = ("name", "owner", "overlay", "frontend", "compute", "sites", "placement", "os", "packages", "users")
 
 
-class RequestError(FieldError):
-    """A bad request. ``field`` is the dotted path of the field at fault (``vcluster.compute.count``)."""
+# A bad request; ``field`` is the dotted path of the field at fault (``vcluster.compute.count``).
+RequestError = FieldError
 
 
 def shown(value: object) -> str:

@@ -54,13 +54,21 @@ options:
         B(compute) nodes per site; the counts must add up to C(compute.count). The frontend is not counted
         there: it goes to C(frontend.site), else to the first site of the mapping."
       - "Any error names the field at fault, for example C(vcluster.compute.count: must be an integer >= 0, got -1)."
-      - With O(state=absent) only C(name) is used.
+      - With O(state=deployed) or O(state=absent) only C(name) is used.
     type: dict
     required: true
   state:
-    description: V(present) registers or updates the cluster; V(absent) removes it and frees its allocations.
+    description:
+      - V(present) registers or updates the cluster.
+      - V(deployed) marks the nodes in O(nodes) (all nodes of the cluster when left out) deployed, and nothing else;
+        the request is not validated or registered again, no node moves, and the cluster must be registered.
+        The cluster's status becomes V(deployed) when all its nodes are. Marking a node that is already
+        deployed changes nothing.
+      - In check mode, a cluster that is not registered yet (as in a check run of its first deployment, whose
+        registration was rolled back) is reported as changed, with a warning, rather than refused.
+      - V(absent) removes the cluster and frees its allocations.
     type: str
-    choices: [present, absent]
+    choices: [present, deployed, absent]
     default: present
   vm_containers:
     description:
@@ -89,11 +97,23 @@ options:
     default: 24
   node_status:
     description:
-      - Mark nodes as V(deployed), V(failed) or V(planned), by node name (later plays report back this way).
-        A node that is moved or resized goes back to V(planned).
+      - With O(state=present), mark nodes as V(deployed), V(failed) or V(planned), by node name, while
+        registering. A node that is moved or resized goes back to V(planned).
+      - To mark nodes deployed after a deployment, O(state=deployed) with O(nodes) is cheaper - it does not
+        register the request again.
     type: dict
+  nodes:
+    description:
+      - With O(state=deployed), the names of the nodes to mark deployed (C(<name>-frontend),
+        C(<name>-compute-<n>)); all nodes of the cluster when left out. A name that is not a node of the
+        cluster fails naming it, and nothing is changed.
+    type: list
+    elements: str
   return_key:
-    description: Also return the N2N key (as RV(n2n_key)). Use C(no_log) on such a task.
+    description:
+      - With O(state=present), also return the N2N key (as RV(n2n_key)). Use C(no_log) on such a task.
+      - To read the key of a registered cluster without registering it again, use M(cmc.mvc.vcluster_info)
+        with O(cmc.mvc.vcluster_info#module:return_key=true), which takes no write lock.
     type: bool
     default: false
 seealso:
@@ -131,7 +151,7 @@ EXAMPLES = r"""
     database_password: "{{ vault_mvc_db_password }}"
   delegate_to: localhost
 
-- name: Get the N2N key for the edges
+- name: Register and get the N2N key in one step
   cmc.mvc.vcluster:
     request: "{{ vcluster }}"
     return_key: true
@@ -140,10 +160,17 @@ EXAMPLES = r"""
   register: mvc_key
   no_log: true
 
-- name: Report deployed nodes
+- name: Mark the nodes of the plan deployed (without registering the request again)
+  cmc.mvc.vcluster:
+    request: {name: lab1}
+    state: deployed
+    nodes: "{{ mvc.vcluster.nodes | map(attribute='name') }}"
+  delegate_to: localhost
+
+- name: Mark one node failed while registering
   cmc.mvc.vcluster:
     request: "{{ vcluster }}"
-    node_status: {lab1-frontend: deployed, lab1-compute-0: deployed}
+    node_status: {lab1-compute-0: failed}
   delegate_to: localhost
 
 - name: Remove the cluster and free its allocations
@@ -155,7 +182,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 vcluster:
-  description: The plan (with O(state=absent), the plan that was removed, or empty when there was none).
+  description:
+    - The plan (with O(state=absent), the plan that was removed, or empty when there was none).
+    - With O(state=deployed), the plan as registered, with the nodes' new status.
   returned: always
   type: dict
   contains:
@@ -182,6 +211,7 @@ removed:
   description:
     - What this run took away, for the hosts to undo - C(nodes) removed from the cluster or moved to another
       VM container (as they were, with their old C(dom0)), and C(edges) of Dom0s that no longer host a node.
+    - Always empty with O(state=deployed).
   returned: always
   type: dict
   sample: {"nodes": [{"name": "lab1-compute-3", "dom0": "vm-container-0-1.sdsc"}], "edges": []}
@@ -196,105 +226,83 @@ database:
   sample: sqlite:////root/.local/share/cmc-mvc/mvc.sqlite
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _addressing as addr
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb
 from ansible_collections.cmc.mvc.plugins.module_utils import _request
-from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
-# Bad input of any kind (request, module options, placement, addressing) names its field; DBError does not.
-ERRORS = (FieldError, _mvcdb.DBError)
+
+def present(module, client):
+    """Register the request, or update its cluster: validated before the database is opened (or created)."""
+    p = module.params
+    _request.validate(p["request"])
+    containers = _mvcdb.normalize_containers(p["vm_containers"], vcpus_per_cpu=p["vcpus_per_cpu"])
+    addr.parse_subnet(p["overlay_pool"], "overlay_pool")
+    if not 8 <= p["overlay_prefix"] <= 30:
+        raise _mvcdb.InputError("overlay_prefix", "must be between 8 and 30, got %d" % p["overlay_prefix"])
+    cipher = client.cipher()
+    out = client.write(lambda conn: _mvcdb.register(
+        conn, p["request"], containers, p["overlay_pool"], p["overlay_prefix"], p["node_status"], p["return_key"],
+        cipher), check_mode=module.check_mode)
+    result = {"changed": out["changed"], "removed": _mvcdb.removed_parts(out["before"], out["after"])}
+    if p["return_key"]:
+        result["n2n_key"] = out["plan"].pop("n2n_key")
+    result["vcluster"] = out["plan"]
+    return result, out["before"], out["after"]
+
+
+def deployed(module, client):
+    """Mark nodes of the registered cluster deployed; the request is not validated or registered again."""
+    p = module.params
+    _request.validate_name(p["request"].get("name"))
+    out = client.write(lambda conn: _mvcdb.mark_deployed(conn, p["request"]["name"], p["nodes"],
+                                                         missing_ok=module.check_mode), check_mode=module.check_mode)
+    if out is None:
+        # A check run of a first deployment registered nothing; once registered, the nodes would be marked.
+        module.warn("check mode: cluster %s is not registered (yet); its nodes would be marked deployed once it is"
+                    % p["request"]["name"])
+        return {"changed": True, "vcluster": {}, "removed": {"nodes": [], "edges": []}}, {}, {}
+    return {"changed": out["changed"], "vcluster": out["plan"], "removed": {"nodes": [], "edges": []}}, \
+        out["before"], out["after"]
+
+
+def absent(module, client):
+    p = module.params
+    _request.validate_name(p["request"].get("name"))
+    removed = client.write(lambda conn: _mvcdb.unregister(conn, p["request"]["name"]), check_mode=module.check_mode)
+    return ({"changed": removed is not None, "vcluster": removed or {}, "removed": _mvcdb.removed_parts(removed, None)},
+            _mvcdb.comparable(removed), {})
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             request=dict(type="dict", required=True),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
+            state=dict(type="str", default="present", choices=["present", "deployed", "absent"]),
             **_mvcdb.database_argument_spec(),
             vm_containers=dict(type="list", elements="dict"),
             vcpus_per_cpu=dict(type="int", default=1),
             overlay_pool=dict(type="str", default=_mvcdb.DEFAULT_POOL),
             overlay_prefix=dict(type="int", default=_mvcdb.DEFAULT_PREFIX),
             node_status=dict(type="dict"),
+            nodes=dict(type="list", elements="str"),
             return_key=dict(type="bool", default=False, no_log=False),
         ),
         supports_check_mode=True,
     )
-    _mvcdb.fail_without_libraries(module)
-    p = module.params
-    result = {"changed": False, "vcluster": {}}
-    try:
-        # Everything that needs no database is checked before the database is opened (or created).
-        if p["state"] == "present":
-            _request.validate(p["request"])
-            containers = _mvcdb.normalize_containers(p["vm_containers"], vcpus_per_cpu=p["vcpus_per_cpu"])
-            addr.parse_subnet(p["overlay_pool"], "overlay_pool")
-            if not 8 <= p["overlay_prefix"] <= 30:
-                raise _mvcdb.InputError("overlay_prefix", "must be between 8 and 30, got %d" % p["overlay_prefix"])
-        else:
-            _request.validate_name(p["request"].get("name"))
-        url = _mvcdb.make_url(p["database"], p["database_password"])
-        if url.password:
-            module.no_log_values.add(url.password)
-        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-            raise _mvcdb.InputError("database", "an in-memory SQLite database would keep nothing; give a file")
-        result["database"] = _mvcdb.masked_url(url)
-        cipher = _mvcdb.key_cipher(p["encryption_key"]) if p["state"] == "present" else None
-        db = open_database(module, p)
-        # Closed whatever the path: a persistent interpreter (mitogen) would keep its connections.
+    client = _mvcdb.ModuleClient(module)
+    result = {"changed": False, "vcluster": {}, "database": client.safe_url}
+    with client:
         try:
-            if p["state"] == "present":
-                out = db.run(lambda conn: _mvcdb.register(
-                    conn, p["request"], containers, p["overlay_pool"], p["overlay_prefix"], p["node_status"],
-                    p["return_key"], cipher), check_mode=module.check_mode)
-                plan = out["plan"]
-                if p["return_key"]:
-                    result["n2n_key"] = plan.pop("n2n_key")
-                result.update(changed=out["changed"], vcluster=plan,
-                              removed=_mvcdb.removed_parts(out["before"], out["after"]))
-                before, after = out["before"], out["after"]
-            else:
-                removed = db.run(lambda conn: _mvcdb.unregister(conn, p["request"]["name"]), check_mode=module.check_mode)
-                result.update(changed=removed is not None, vcluster=removed or {},
-                              removed=_mvcdb.removed_parts(removed, None))
-                before, after = _mvcdb._comparable(removed), {}
-            if module._diff:
-                result["diff"] = {"before": before, "after": after}
-        finally:
-            db.dispose()
-    except ERRORS as exc:
-        module.fail_json(msg=str(exc), field=getattr(exc, "field", None), **result)
+            out, before, after = {"present": present, "deployed": deployed, "absent": absent}[
+                module.params["state"]](module, client)
+        except _mvcdb.ERRORS as exc:
+            client.fail(exc, **result)
+    result.update(out)
+    if module._diff:
+        result["diff"] = {"before": before, "after": after}
     module.exit_json(**result)
-
-
-def open_database(module, p):
-    """The database, migrated. In check mode, a database with no schema yet is planned against an empty one."""
-    database = p["database"]
-    is_sqlite = not database or "://" not in database or database.startswith("sqlite")
-    if module.check_mode and is_sqlite:
-        url = _mvcdb.make_url(database)
-        if url.database and not os.path.exists(url.database):
-            mem = _mvcdb.memory_database()
-            mem.safe_url = _mvcdb.masked_url(url)
-            return mem
-    db = _mvcdb.Database(database, p["database_password"])
-    if module.check_mode:
-        version = db.current_version()
-        if version == 0:
-            db.dispose()
-            mem = _mvcdb.memory_database()
-            mem.safe_url = db.safe_url
-            return mem
-        if version != _mvcdb.SCHEMA_VERSION:
-            raise _mvcdb.DBError("%s has schema version %d; run without check mode to migrate it to %d"
-                                 % (db.safe_url, version, _mvcdb.SCHEMA_VERSION))
-    else:
-        db.migrate()
-    return db
 
 
 if __name__ == "__main__":

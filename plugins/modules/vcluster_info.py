@@ -11,7 +11,11 @@ short_description: Read virtual clusters from the MVC database
 version_added: 0.1.0
 description:
   - Returns the registered virtual clusters with their nodes and N2N edges, as M(cmc.mvc.vcluster) returns
-    its plan, without changing anything. Never returns the N2N key.
+    its plan, without changing anything.
+  - With O(return_key=true), also returns the N2N key of the one cluster in O(names), decrypted with
+    O(encryption_key) if it is stored encrypted. This reads the database in a read-only transaction, without the
+    write lock that M(cmc.mvc.vcluster) takes, so it works on a read-only SQLite file and while another run
+    registers a cluster. Use C(no_log) on such a task.
   - Runs on the controller. Used by C(cmc.mvc.destroy_mvc) and C(cmc.mvc.status_mvc).
   - A database that does not exist yet has no clusters (and is not created).
 author:
@@ -25,6 +29,17 @@ options:
     description: Clusters to read; all of them when left out. A name that is not registered is left out of the result.
     type: list
     elements: str
+  return_key:
+    description:
+      - Also return the N2N key (as RV(n2n_key)) of the cluster in O(names), which must then name exactly one
+        registered cluster. A cluster that is not registered fails naming O(names); an encrypted key without
+        O(encryption_key), or with a wrong one, fails naming O(encryption_key).
+      - In check mode, a cluster that is not registered yet (as in a check run of its first deployment, whose
+        registration was rolled back) gets a random throwaway key, with a warning, as the check-mode registration
+        of M(cmc.mvc.vcluster) would.
+      - Without it, the N2N key is never read, and O(encryption_key) is ignored.
+    type: bool
+    default: false
 seealso:
   - module: cmc.mvc.vcluster
 """
@@ -39,6 +54,15 @@ EXAMPLES = r"""
 - name: Show its nodes
   ansible.builtin.debug:
     msg: "{{ mvc.clusters[0].nodes | map(attribute='name') }}"
+
+- name: Read the N2N key of cluster lab1 for its edges
+  cmc.mvc.vcluster_info:
+    names: [lab1]
+    return_key: true
+    encryption_key: "{{ vault_mvc_database_encryption_key | default(omit) }}"
+  delegate_to: localhost
+  register: mvc_secret
+  no_log: true
 """
 
 RETURN = r"""
@@ -48,46 +72,63 @@ clusters:
   type: list
   elements: dict
   sample: [{"cluster": {"name": "lab1", "subnet": "10.200.0.0/24"}, "nodes": [], "edges": []}]
+n2n_key:
+  description: The N2N key of the cluster in O(names), in clear.
+  returned: when O(return_key=true)
+  type: str
 database:
   description: The database read, as a URL with any password masked.
   returned: always
   type: str
 """
 
-import os
+import secrets
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb
 
 
+def read_with_key(conn, name, cipher):
+    """The plan of cluster ``name`` and its clear key, in one read-only transaction; ([], None) if it is not there."""
+    clusters = _mvcdb.read_clusters(conn, [name])
+    return clusters, (_mvcdb.read_key(conn, name, cipher) if clusters else None)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             names=dict(type="list", elements="str"),
+            return_key=dict(type="bool", default=False, no_log=False),
             **_mvcdb.database_argument_spec()
         ),
+        required_if=[("return_key", True, ["names"])],
         supports_check_mode=True,
     )
-    _mvcdb.fail_without_libraries(module)
     p = module.params
-    result = dict(changed=False, clusters=[])
-    try:
-        url = _mvcdb.make_url(p["database"], p["database_password"])
-        if url.password:
-            module.no_log_values.add(url.password)
-        result["database"] = _mvcdb.masked_url(url)
-        if url.get_backend_name() == "sqlite" and url.database and not os.path.exists(url.database):
-            module.exit_json(**result)
-        db = _mvcdb.Database(p["database"], p["database_password"], readonly=True, create=False)
-        # Closed whatever the path: a persistent interpreter (mitogen) would keep its connections.
+    client = _mvcdb.ModuleClient(module)
+    result = dict(changed=False, clusters=[], database=client.safe_url)
+    with client:
         try:
-            if db.current_version() != 0:
-                result["clusters"] = db.run(lambda conn: _mvcdb.read_clusters(conn, p["names"]))
-        finally:
-            db.dispose()
-    except (_mvcdb.DBError, _mvcdb.InputError) as exc:
-        module.fail_json(msg=str(exc), **result)
+            if p["return_key"]:
+                if len(p["names"]) != 1:
+                    raise _mvcdb.InputError("names", "give exactly one cluster with return_key=true, got %d"
+                                            % len(p["names"]))
+                cipher = client.cipher()
+                clusters, key = client.read(lambda conn: read_with_key(conn, p["names"][0], cipher)) or ([], None)
+                if key is None and module.check_mode:
+                    # As vcluster's check mode plans a new cluster with a key it then rolls back.
+                    module.warn("check mode: cluster %s is not registered (yet); a throwaway N2N key is returned"
+                                % p["names"][0])
+                    key = secrets.token_urlsafe(24)
+                elif key is None:
+                    raise _mvcdb.InputError("names", "cluster %s is not registered, so it has no N2N key"
+                                            % p["names"][0])
+                result["clusters"], result["n2n_key"] = clusters, key
+            else:
+                result["clusters"] = client.read(lambda conn: _mvcdb.read_clusters(conn, p["names"])) or []
+        except _mvcdb.ERRORS as exc:
+            client.fail(exc, **result)
     module.exit_json(**result)
 
 

@@ -1,5 +1,6 @@
 """cmc.mvc.vcluster through ansible-playbook on a real PostgreSQL server, with the VM containers taken from the
 cmc.mvc.rocks inventory over the Rocks stand-in; then the cmc.mvc.vcluster inventory through ansible-inventory.
+The key is read as deploy_mvc reads it (vcluster_info) and the nodes marked deployed (state=deployed).
 Check mode writes nothing, a second run reports changed=0, and neither the N2N key nor the database password
 appears in any output, with -v and --diff."""
 from __future__ import annotations
@@ -47,10 +48,10 @@ PLAYBOOK = """
              | map('items2dict') | list }}
       register: mvc
 
+    # As deploy_mvc does: a read-only key read, then only the nodes' status written.
     - name: Fetch the key for the edges
-      cmc.mvc.vcluster:
-        request: "{{ vcluster }}"
-        vm_containers: "{{ groups['vm_containers'] | map('extract', hostvars) | list }}"
+      cmc.mvc.vcluster_info:
+        names: ["{{ vcluster.name }}"]
         return_key: true
       register: mvc_key
       no_log: true
@@ -60,6 +61,14 @@ PLAYBOOK = """
       ansible.builtin.assert:
         that: mvc_key.n2n_key | length >= 32
         quiet: true
+      when: state | default('present') == 'present'
+
+    - name: Mark the nodes deployed
+      cmc.mvc.vcluster:
+        request:
+          name: "{{ vcluster.name }}"
+        state: deployed
+        nodes: "{{ mvc.vcluster.nodes | map(attribute='name') }}"
       when: state | default('present') == 'present'
 
     - name: Show the plan
@@ -105,22 +114,24 @@ def test_vcluster_module_and_inventory_through_ansible(tmp_path, pg):
         return out, int(recap.group(2))
 
     out, changed = play("--check")
-    assert changed == 2 and "lab-1-compute-3" in out  # both tasks would register: nothing is written
+    assert changed == 2 and "lab-1-compute-3" in out  # register and mark would write: nothing is written
     assert sa.inspect(admin).get_table_names() == []  # check mode on a new database created nothing
 
     out1, changed = play()
-    assert changed == 1
+    assert changed == 2  # registered, then marked deployed
     with admin.connect() as conn:
         key = conn.execute(sa.text("SELECT n2n_key FROM mvc_clusters WHERE name = 'lab-1'")).scalar()
         containers = conn.execute(sa.text("SELECT count(*) FROM mvc_hosts")).scalar()
         nodes = conn.execute(sa.text("SELECT name, mac FROM mvc_nodes ORDER BY name")).all()
     assert len(key) >= 32 and containers > 0 and len(nodes) == 5
     assert all(mac.startswith("00:16:3e:") for _n, mac in nodes)
+    with admin.connect() as conn:
+        assert conn.execute(sa.text("SELECT DISTINCT status FROM mvc_nodes")).all() == [("deployed",)]
 
     out2, changed = play()
     assert changed == 0
     out3, changed = play("-e", "count=6")
-    assert changed == 1 and "lab-1-compute-5" in out3
+    assert changed == 2 and "lab-1-compute-5" in out3  # two new nodes, planned, then deployed
     with admin.connect() as conn:
         assert conn.execute(sa.text("SELECT name, mac FROM mvc_nodes WHERE name NOT IN "
                                     "('lab-1-compute-4', 'lab-1-compute-5') ORDER BY name")).all() == nodes

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb as m
 from ansible_collections.cmc.mvc.plugins.module_utils import _placement, _request
+from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
 
 def containers(sites=("osaka", "sdsc"), per_site=2, cpus=8, memory_mb=8192, disk_gb=100):
@@ -239,7 +240,7 @@ def test_refusals_name_the_field_and_leave_the_database_unchanged(db, label, req
     register(db, request("lab1", count=0), containers(cpus=8))  # 32 vCPUs in all; lab1 takes 1
     before = snapshot(db)
     # Containers with new capacity: the refused run must not even store them.
-    with pytest.raises((_request.RequestError, _placement.PlacementError, m.InputError, m.addr.AddressingError)) as err:
+    with pytest.raises(FieldError) as err:  # RequestError, InputError, AddressingError, PlacementError
         register(db, req, containers(cpus=8, sites=("osaka", "sdsc")) + containers(sites=("tokyo",), per_site=1, cpus=0))
     assert err.value.field == field, str(err.value)
     assert str(err.value).startswith(field + ": ") and text in str(err.value), str(err.value)
@@ -333,7 +334,8 @@ def concurrent_registrations(db, url, password=None, n=20):
     ok = [o for o in outcomes if o[2] == "ok"]
     errors = [o for o in outcomes if o[2] == "error"]
     for o in errors:
-        assert o[3].startswith(("PlacementError", "RequestError")), o
+        # A placement that does not fit, or a name another owner took (RequestError is FieldError).
+        assert o[3].startswith(("PlacementError", "FieldError")), o
     clusters = dict((r["name"], r) for r in rows(db, m.T_CLUSTERS))
     nodes = rows(db, m.T_NODES)
     # Every request fully landed or fully failed.
@@ -402,6 +404,86 @@ def test_concurrent_migrations(tmp_path):
 def test_concurrent_registrations(db):
     outcomes = concurrent_registrations(db, str(db.url), n=12)
     assert any(o[2] == "ok" for o in outcomes) and any(o[2] == "error" for o in outcomes)
+
+
+# Marking nodes deployed and reading the key: neither registers the request again.
+
+
+def by_id(db, table):
+    return dict((r["id"], r) for r in rows(db, table))
+
+
+def test_mark_deployed_changes_only_the_status_of_the_nodes_it_names(db):
+    register(db, request("lab1", count=2), containers())
+    register(db, request("lab2", count=1), containers())
+    others = [rows(db, t) for t in m.V1_TABLES if t is not m.T_NODES and t is not m.T_CLUSTERS]
+    nodes, clusters = by_id(db, m.T_NODES), by_id(db, m.T_CLUSTERS)
+    out = db.run(lambda conn: m.mark_deployed(conn, "lab1", ["lab1-frontend", "lab1-compute-1"]))
+    assert out["changed"] and out["before"] != out["after"]
+    assert [(n["name"], n["status"]) for n in out["plan"]["nodes"]] == [
+        ("lab1-frontend", "deployed"), ("lab1-compute-0", "planned"), ("lab1-compute-1", "deployed")]
+    assert out["plan"]["cluster"]["status"] == "planned"
+    assert [rows(db, t) for t in m.V1_TABLES if t is not m.T_NODES and t is not m.T_CLUSTERS] == others
+    assert by_id(db, m.T_CLUSTERS) == clusters  # the cluster stays planned while a node is
+    now = by_id(db, m.T_NODES)
+    changed = dict((i, r) for i, r in now.items() if r != nodes[i])
+    assert sorted(r["name"] for r in changed.values()) == ["lab1-compute-1", "lab1-frontend"]
+    assert all(dict(r, status=nodes[i]["status"]) == nodes[i] and r["status"] == "deployed"
+               for i, r in changed.items())
+    # All of them (no list): the cluster is deployed too, and lab2 is still as it was.
+    out = db.run(lambda conn: m.mark_deployed(conn, "lab1"))
+    assert out["changed"] and out["plan"]["cluster"]["status"] == "deployed"
+    assert set(n["status"] for n in out["plan"]["nodes"]) == {"deployed"}
+    lab2 = [r for r in by_id(db, m.T_CLUSTERS).values() if r["name"] == "lab2"]
+    assert lab2 == [r for r in clusters.values() if r["name"] == "lab2"]
+    assert [r for r in by_id(db, m.T_NODES).values() if r["name"].startswith("lab2-")] == [
+        r for r in nodes.values() if r["name"].startswith("lab2-")]
+    # Registering the same request again keeps them deployed.
+    assert not register(db, request("lab1", count=2))["changed"]
+
+
+def test_mark_deployed_is_idempotent_and_check_mode_writes_nothing(db):
+    register(db, request("lab1", count=1), containers())
+    before = snapshot(db)
+    check = db.run(lambda conn: m.mark_deployed(conn, "lab1"), check_mode=True)
+    assert check["changed"] and check["plan"]["cluster"]["status"] == "deployed"
+    assert check["before"]["cluster"]["status"] == "planned" and check["after"]["cluster"]["status"] == "deployed"
+    assert snapshot(db) == before
+    assert db.run(lambda conn: m.mark_deployed(conn, "lab1"))["changed"]
+    after = snapshot(db)
+    again = db.run(lambda conn: m.mark_deployed(conn, "lab1", ["lab1-compute-0"]))
+    assert not again["changed"] and again["before"] == again["after"]
+    assert snapshot(db) == after
+
+
+@pytest.mark.parametrize("name, nodes, field", [
+    ("lab1", ["lab1-frontend", "lab1-compute-7"], "nodes[1]"),
+    ("lab1", ["lab2-frontend"], "nodes[0]"),
+    ("nosuch", None, "request.name"),
+    ("Bad_Name", None, "vcluster.name"),
+])
+def test_mark_deployed_refusals_name_the_field_and_change_nothing(db, name, nodes, field):
+    register(db, request("lab1", count=1), containers())
+    before = snapshot(db)
+    with pytest.raises(FieldError) as err:
+        db.run(lambda conn: m.mark_deployed(conn, name, nodes))
+    assert err.value.field == field, str(err.value)
+    assert snapshot(db) == before
+
+
+def test_the_key_is_read_without_the_write_lock(db):
+    key = register(db, request("lab1", count=1), containers(), return_key=True)["plan"]["n2n_key"]
+    reader = m.Database(db.url.render_as_string(hide_password=False), readonly=True, create=False)
+    try:
+        # Another run holds the write lock (the meta row, BEGIN IMMEDIATE on SQLite) all the while.
+        with db.engine.connect() as writer:
+            with writer.begin():
+                writer.execute(sa.select(m.T_META.c.id).where(m.T_META.c.id == 1).with_for_update())
+                assert reader.run(lambda conn: m.read_key(conn, "lab1", None)) == key
+                with pytest.raises(FieldError, match="^names: cluster lab2 is not registered"):
+                    reader.run(lambda conn: m.read_key(conn, "lab2", None))
+    finally:
+        reader.dispose()
 
 
 GENERIC = [name for name in list(globals()) if name.startswith("test_") and name not in (
@@ -516,4 +598,20 @@ def test_a_capacity_error_names_the_field_to_change(db, change, field):
     with pytest.raises(_placement.PlacementError) as err:
         register(db, req, conts)
     assert err.value.field == field, str(err.value)
+    assert snapshot(db) == before
+
+
+def test_the_key_is_read_from_a_read_only_sqlite_file(db):
+    key = register(db, request("lab1", count=1), containers(), return_key=True)["plan"]["n2n_key"]
+    before = snapshot(db)
+    # mode=ro: SQLite itself refuses every write on this connection, even root's.
+    engine = sa.create_engine("sqlite:///file:%s?mode=ro&uri=true" % db.url.database, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            assert m.read_key(conn, "lab1", None) == key
+            assert m.read_clusters(conn, ["lab1"])[0]["cluster"]["name"] == "lab1"
+            with pytest.raises(sa.exc.OperationalError, match="readonly"):
+                conn.execute(m.T_META.update().values(schema_version=m.SCHEMA_VERSION))
+    finally:
+        engine.dispose()
     assert snapshot(db) == before

@@ -3,6 +3,7 @@
 """N2N keys at rest in the MVC database (SQLite file): encrypted with encryption_key, or in clear without it."""
 from __future__ import annotations
 
+import functools
 import os
 
 import pytest
@@ -135,3 +136,19 @@ def test_the_cipher_is_authenticated_and_bound_to_the_cluster():
     with pytest.raises(m.InputError, match="^encryption_key: is empty"):
         m.key_cipher("")
     assert m.key_cipher(None) is None
+
+
+def test_read_key_decrypts_with_the_key_and_fails_naming_it_without(db):
+    key = register(db, request(), containers(), passphrase=PASSPHRASE, return_key=True)["plan"]["n2n_key"]
+    before = files_bytes(db)
+    reader = m.Database(db.path, readonly=True, create=False)
+    try:
+        assert reader.run(lambda conn: m.read_key(conn, "lab1", m.key_cipher(PASSPHRASE))) == key
+        for cipher, text in ((None, "is encrypted in the database; give encryption_key"),
+                             (m.key_cipher("not the passphrase"), "does not decrypt the N2N key of cluster lab1")):
+            with pytest.raises(m.InputError, match=text) as err:
+                reader.run(functools.partial(m.read_key, name="lab1", cipher=cipher))
+            assert err.value.field == "encryption_key"
+    finally:
+        reader.dispose()
+    assert files_bytes(db) == before

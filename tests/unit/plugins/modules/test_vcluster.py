@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cmc.mvc.plugins.modules import vcluster
 
@@ -16,32 +14,18 @@ CONTAINERS = [{"inventory_hostname": "vm-container-0-%d.%s" % (i, s), "mvc_site"
 REQUEST = {"name": "lab1", "owner": "alice", "compute": {"count": 4}, "placement": {"osaka": 2, "sdsc": 2}}
 
 
-def run(capsys, check_mode=False, diff=False, **args):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_:
-            vcluster.main()
-    out = json.loads(capsys.readouterr().out)
-    out["rc"] = exit_.value.code
-    return out
-
-
-def test_check_mode_on_a_new_database_creates_nothing(tmp_path, capsys):
+def test_check_mode_on_a_new_database_creates_nothing(tmp_path, run_module):
     path = tmp_path / "sub" / "mvc.sqlite"
-    out = run(capsys, check_mode=True, diff=True, request=REQUEST, vm_containers=CONTAINERS, database=str(path))
+    out = run_module(vcluster, check_mode=True, diff=True, request=REQUEST, vm_containers=CONTAINERS, database=str(path))
     assert out["rc"] == 0 and out["changed"] and len(out["vcluster"]["nodes"]) == 5
     assert out["diff"]["before"] == {} and out["diff"]["after"]["nodes"]
     assert not path.exists() and not path.parent.exists()
     assert out["database"] == "sqlite:///%s" % path
 
 
-def test_present_then_unchanged_then_absent(tmp_path, capsys):
+def test_present_then_unchanged_then_absent(tmp_path, run_module):
     db = str(tmp_path / "mvc.sqlite")
-    first = run(capsys, diff=True, request=REQUEST, vm_containers=CONTAINERS, database=db)
+    first = run_module(vcluster, diff=True, request=REQUEST, vm_containers=CONTAINERS, database=db)
     assert first["rc"] == 0 and first["changed"]
     assert oct(os.stat(db).st_mode & 0o777) == "0o600"
     plan = first["vcluster"]
@@ -49,73 +33,73 @@ def test_present_then_unchanged_then_absent(tmp_path, capsys):
     assert sites[0] == "osaka" and sites[1:].count("osaka") == 2 and sites[1:].count("sdsc") == 2
     assert "n2n_key" not in first
     before = open(db, "rb").read()
-    again = run(capsys, diff=True, request=REQUEST, vm_containers=CONTAINERS, database=db)
+    again = run_module(vcluster, diff=True, request=REQUEST, vm_containers=CONTAINERS, database=db)
     assert not again["changed"] and again["vcluster"] == plan and again["diff"]["before"] == again["diff"]["after"]
     assert open(db, "rb").read() == before
     # Without vm_containers the stored ones are used.
-    assert not run(capsys, request=REQUEST, database=db)["changed"]
-    check = run(capsys, check_mode=True, request={"name": "lab1"}, state="absent", database=db)
+    assert not run_module(vcluster, request=REQUEST, database=db)["changed"]
+    check = run_module(vcluster, check_mode=True, request={"name": "lab1"}, state="absent", database=db)
     assert check["changed"] and open(db, "rb").read() == before
-    gone = run(capsys, request={"name": "lab1"}, state="absent", database=db)
+    gone = run_module(vcluster, request={"name": "lab1"}, state="absent", database=db)
     assert gone["changed"] and gone["vcluster"]["cluster"]["name"] == "lab1"
-    assert not run(capsys, request={"name": "lab1"}, state="absent", database=db)["changed"]
+    assert not run_module(vcluster, request={"name": "lab1"}, state="absent", database=db)["changed"]
 
 
-def test_the_key_is_returned_only_when_asked_and_never_in_diff(tmp_path, capsys):
+def test_the_key_is_returned_only_when_asked_and_never_in_diff(tmp_path, run_module):
     db = str(tmp_path / "mvc.sqlite")
-    out = run(capsys, diff=True, request=REQUEST, vm_containers=CONTAINERS, database=db, return_key=True)
+    out = run_module(vcluster, diff=True, request=REQUEST, vm_containers=CONTAINERS, database=db, return_key=True)
     key = out["n2n_key"]
     assert len(key) >= 32
     assert key not in json.dumps(out["diff"]) and key not in json.dumps(out["vcluster"])
-    again = run(capsys, diff=True, request=REQUEST, database=db)
+    again = run_module(vcluster, diff=True, request=REQUEST, database=db)
     assert key not in json.dumps(again) and "n2n_key" not in again
-    assert run(capsys, request=REQUEST, database=db, return_key=True)["n2n_key"] == key
+    assert run_module(vcluster, request=REQUEST, database=db, return_key=True)["n2n_key"] == key
 
 
-def test_scaling_up_changes_only_the_new_nodes(tmp_path, capsys):
+def test_scaling_up_changes_only_the_new_nodes(tmp_path, run_module):
     db = str(tmp_path / "mvc.sqlite")
-    first = run(capsys, request=REQUEST, vm_containers=CONTAINERS, database=db)["vcluster"]
+    first = run_module(vcluster, request=REQUEST, vm_containers=CONTAINERS, database=db)["vcluster"]
     bigger = dict(REQUEST, compute={"count": 6}, placement={"osaka": 3, "sdsc": 3})
-    out = run(capsys, diff=True, request=bigger, database=db)
+    out = run_module(vcluster, diff=True, request=bigger, database=db)
     assert out["changed"]
     assert out["vcluster"]["nodes"][:5] == first["nodes"]
     assert [n["name"] for n in out["vcluster"]["nodes"][5:]] == ["lab1-compute-4", "lab1-compute-5"]
 
 
-def test_bad_input_fails_naming_the_field_and_writes_nothing(tmp_path, capsys):
+def test_bad_input_fails_naming_the_field_and_writes_nothing(tmp_path, run_module):
     db = tmp_path / "mvc.sqlite"
     bad = dict(REQUEST, compute={"count": -1})
-    out = run(capsys, request=bad, vm_containers=CONTAINERS, database=str(db))
+    out = run_module(vcluster, request=bad, vm_containers=CONTAINERS, database=str(db))
     assert out["rc"] == 1 and out["failed"]
     assert out["msg"] == "vcluster.compute.count: must be an integer >= 0, got -1"
     assert out["field"] == "vcluster.compute.count"
     assert not db.exists()
-    out = run(capsys, request=dict(REQUEST, name="big", compute={"count": 100}, placement="spread"),
-              vm_containers=CONTAINERS, database=str(db))
+    out = run_module(vcluster, request=dict(REQUEST, name="big", compute={"count": 100}, placement="spread"),
+                     vm_containers=CONTAINERS, database=str(db))
     assert out["rc"] == 1 and "short of 69 vCPUs" in out["msg"]
-    out = run(capsys, request=REQUEST, vm_containers=[{"name": "x"}], database=str(db))
+    out = run_module(vcluster, request=REQUEST, vm_containers=[{"name": "x"}], database=str(db))
     assert out["msg"].startswith("vm_containers[0] (x).mvc_site: ")
-    out = run(capsys, request=REQUEST, database=str(db), overlay_pool="10.200.0.0")
+    out = run_module(vcluster, request=REQUEST, database=str(db), overlay_pool="10.200.0.0")
     assert out["msg"].startswith("overlay_pool: ")
 
 
-def test_node_status(tmp_path, capsys):
+def test_node_status(tmp_path, run_module):
     db = str(tmp_path / "mvc.sqlite")
-    run(capsys, request=REQUEST, vm_containers=CONTAINERS, database=db)
-    out = run(capsys, request=REQUEST, database=db, node_status={"lab1-frontend": "deployed"})
+    run_module(vcluster, request=REQUEST, vm_containers=CONTAINERS, database=db)
+    out = run_module(vcluster, request=REQUEST, database=db, node_status={"lab1-frontend": "deployed"})
     assert out["changed"] and out["vcluster"]["nodes"][0]["status"] == "deployed"
-    out = run(capsys, request=REQUEST, database=db, node_status={"lab1-frontend": "gone"})
+    out = run_module(vcluster, request=REQUEST, database=db, node_status={"lab1-frontend": "gone"})
     assert out["rc"] == 1 and out["msg"].startswith("node_status.lab1-frontend: must be one of")
 
 
-def test_database_password_never_in_output(capsys):
-    out = run(capsys, request=REQUEST, database="postgresql://mvc@127.0.0.1:1/mvc", database_password="pw-S3cret")
+def test_database_password_never_in_output(run_module):
+    out = run_module(vcluster, request=REQUEST, database="postgresql://mvc@127.0.0.1:1/mvc", database_password="pw-S3cret")
     assert out["rc"] == 1 and "pw-S3cret" not in json.dumps(out)
     assert out["database"] == "postgresql+psycopg://mvc:***@127.0.0.1:1/mvc"
-    out = run(capsys, request=REQUEST, database="postgresql://mvc:pw-S3cret2@127.0.0.1:1/mvc")
+    out = run_module(vcluster, request=REQUEST, database="postgresql://mvc:pw-S3cret2@127.0.0.1:1/mvc")
     assert out["rc"] == 1 and "pw-S3cret2" not in json.dumps(out)
 
 
-def test_an_in_memory_database_is_refused(capsys):
-    out = run(capsys, request=REQUEST, vm_containers=CONTAINERS, database="sqlite://")
+def test_an_in_memory_database_is_refused(run_module):
+    out = run_module(vcluster, request=REQUEST, vm_containers=CONTAINERS, database="sqlite://")
     assert out["rc"] == 1 and out["msg"].startswith("database: an in-memory SQLite database")

@@ -1,0 +1,28 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fixtures shared by the module tests that run a module's main() in-process."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+
+@pytest.fixture
+def run_module(capsys):
+    """run_module(module, check_mode=False, diff=False, **args): the module's JSON result, plus ``rc`` (its exit
+    code) and ``text`` (all it printed, to look for secrets in)."""
+    def run(module, check_mode=False, diff=False, **args):
+        args = dict(args)
+        if check_mode:
+            args["_ansible_check_mode"] = True
+        if diff:
+            args["_ansible_diff"] = True
+        with patch_module_args(args):
+            with pytest.raises(SystemExit) as exit_:
+                module.main()
+        text = capsys.readouterr().out
+        out = json.loads(text)
+        out["rc"], out["text"] = exit_.value.code, text
+        return out
+    return run
