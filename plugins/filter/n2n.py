@@ -53,7 +53,7 @@ def n2n_edges(clusters: t.Any, version: t.Any = 1, supernode: str | None = None,
             rendered = render_edge(params, host=host, config_dir=config_dir)
         except N2NError as exc:
             field = "supernode (or n2n_edge_supernode)" if exc.field == "supernode" else exc.field
-            raise AnsibleFilterError("%s.%s" % (where, str(exc).replace(exc.field, field, 1)))
+            raise AnsibleFilterError("%s.%s" % (where, str(exc).replace(exc.field or "", field or "", 1)))
         s = rendered["settings"]
         for kind in ("name", "tap", "bridge", "community"):
             if state == "absent" and kind == "community":

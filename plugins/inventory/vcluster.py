@@ -71,6 +71,7 @@ cache_connection: ~/.cache/cmc-mvc-vcluster
 """
 
 import os
+import typing as t
 import re
 
 from ansible.errors import AnsibleError, AnsibleParserError
@@ -81,7 +82,7 @@ from ansible_collections.cmc.mvc.plugins.plugin_utils._inventory import MVCInven
 from ansible_collections.cmc.mvc.plugins.plugin_utils._unsafe import make_unsafe
 
 
-def group_part(name):
+def group_part(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
@@ -89,7 +90,7 @@ class InventoryModule(MVCInventoryBase):
     NAME = "cmc.mvc.vcluster"
     FILE_SUFFIXES = ("vcluster.yml", "vcluster.yaml")
 
-    def _read(self, path):
+    def _read(self, path: str) -> list[dict[str, t.Any]]:
         database = self.get_option("database")
         if database and "://" not in database:
             database = os.path.join(os.path.dirname(os.path.abspath(path)), os.path.expanduser(database))
@@ -107,7 +108,7 @@ class InventoryModule(MVCInventoryBase):
         except _mvcdb.ERRORS as exc:
             raise AnsibleError("cmc.mvc.vcluster: %s" % to_native(exc))
 
-    def parse(self, inventory, loader, path, cache=True):
+    def parse(self, inventory: t.Any, loader: t.Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
         plans = self._cached(cache)
         if plans is None:
@@ -118,7 +119,7 @@ class InventoryModule(MVCInventoryBase):
         for plan in plans:
             self._populate(plan)
 
-    def _populate(self, plan):
+    def _populate(self, plan: dict[str, t.Any]) -> None:
         inv = self.inventory
         strict = self.get_option("strict")
         compose = self.get_option("compose")

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 DOCUMENTATION = r"""
 module: vcluster
 short_description: Plan and register a multi-site virtual cluster in the MVC database
@@ -233,7 +235,7 @@ from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb
 from ansible_collections.cmc.mvc.plugins.module_utils import _request
 
 
-def present(module, client):
+def present(module: AnsibleModule, client: _mvcdb.ModuleClient) -> tuple[dict[str, t.Any], t.Any, t.Any]:
     """Register the request, or update its cluster: validated before the database is opened (or created)."""
     p = module.params
     _request.validate(p["request"])
@@ -252,7 +254,7 @@ def present(module, client):
     return result, out["before"], out["after"]
 
 
-def deployed(module, client):
+def deployed(module: AnsibleModule, client: _mvcdb.ModuleClient) -> tuple[dict[str, t.Any], t.Any, t.Any]:
     """Mark nodes of the registered cluster deployed; the request is not validated or registered again."""
     p = module.params
     _request.validate_name(p["request"].get("name"))
@@ -267,7 +269,7 @@ def deployed(module, client):
         out["before"], out["after"]
 
 
-def absent(module, client):
+def absent(module: AnsibleModule, client: _mvcdb.ModuleClient) -> tuple[dict[str, t.Any], t.Any, t.Any]:
     p = module.params
     _request.validate_name(p["request"].get("name"))
     removed = client.write(lambda conn: _mvcdb.unregister(conn, p["request"]["name"]), check_mode=module.check_mode)
@@ -275,7 +277,7 @@ def absent(module, client):
             _mvcdb.comparable(removed), {})
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             request=dict(type="dict", required=True),

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 DOCUMENTATION = r"""
 module: vcluster_info
 short_description: Read virtual clusters from the MVC database
@@ -89,13 +91,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb
 
 
-def read_with_key(conn, name, cipher):
+def read_with_key(conn: t.Any, name: str, cipher: t.Any) -> tuple[list[dict[str, t.Any]], str | None]:
     """The plan of cluster ``name`` and its clear key, in one read-only transaction; ([], None) if it is not there."""
     clusters = _mvcdb.read_clusters(conn, [name])
     return clusters, (_mvcdb.read_key(conn, name, cipher) if clusters else None)
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             names=dict(type="list", elements="str"),
