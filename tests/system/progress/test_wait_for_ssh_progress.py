@@ -17,7 +17,7 @@ PLAY = """
   tasks:
     - name: Wait for the nodes
       cmc.mvc.wait_for_ssh:
-        nodes: [{name: early, address: 127.0.0.1}, {name: late, address: 127.0.0.2}]
+        nodes: %(nodes)s
         port: %(port)d
         interval: 1
         timeout: %(timeout)d
@@ -51,9 +51,10 @@ def free_port():
     return port
 
 
-def run(tmp_path, port, timeout):
+def run(tmp_path, port, timeout, nodes=("early 127.0.0.1", "late 127.0.0.2")):
     play = tmp_path / "play.yml"
-    play.write_text(PLAY % dict(port=port, timeout=timeout))
+    listed = ", ".join("{name: %s, address: %s}" % tuple(n.split()) for n in nodes)
+    play.write_text(PLAY % dict(port=port, timeout=timeout, nodes="[%s]" % listed))
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
     return subprocess.Popen(["ansible-playbook", "-i", "localhost,", "-e", "ansible_python_interpreter=" + sys.executable, str(play)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
@@ -84,13 +85,15 @@ def test_progress_is_printed_while_waiting_and_the_wait_ends_when_all_answer(tmp
     assert "ok: [localhost]" in out and "failed=0" in out, out
 
 
-def test_a_node_that_never_answers_is_named_after_the_timeout(tmp_path):
+def test_nodes_that_never_greet_with_ssh_are_named_after_the_timeout(tmp_path):
+    # late: nothing listens; web: something answers, but not SSH.
     port = free_port()
-    early = listener("127.0.0.1", port)
+    early, web = listener("127.0.0.1", port), listener("127.0.0.3", port, greeting=b"HTTP/1.1 400 Bad Request\r\n")
     try:
-        proc = run(tmp_path, port, 3)
+        proc = run(tmp_path, port, 3, nodes=("early 127.0.0.1", "late 127.0.0.2", "web 127.0.0.3"))
         out = proc.communicate(timeout=120)[0]
     finally:
         early.close()
+        web.close()
     assert proc.returncode != 0, out
-    assert "SSH did not answer within 3 s from localhost on: late (127.0.0.2)" in out, out
+    assert "SSH did not answer within 3 s from localhost on: late (127.0.0.2), web (127.0.0.3)" in out, out
