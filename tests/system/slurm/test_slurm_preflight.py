@@ -49,40 +49,32 @@ CASES = [
     ("cluster-name", {"slurm_cluster_name": "Bad Name"}, "slurm_cluster_name"),
 ]
 
-CASE_TASKS = """---
-- name: "Case {{ case.id }}"
-  block:
-    - name: The role with the bad value
-      ansible.builtin.include_role:
-        name: cmc.mvc.slurm
-      vars:
-        slurm_cluster_name: "{{ case.vars.slurm_cluster_name | default(good.slurm_cluster_name) }}"
-        slurm_controller: "{{ case.vars.slurm_controller | default(good.slurm_controller) }}"
-        slurm_nodes: "{{ case.vars.slurm_nodes | default(good.slurm_nodes) }}"
-        slurm_node_name: "{{ case.vars.slurm_node_name | default(good.slurm_node_name) }}"
-        slurm_munge_key: "{{ case.vars.slurm_munge_key if 'slurm_munge_key' in case.vars else good_key }}"
-    - name: Not reached
-      ansible.builtin.fail:
-        msg: "MVC_SLURM_CASE {{ case.id }} ACCEPTED"
-  rescue:
-    - name: Report
-      ansible.builtin.debug:
-        msg: "MVC_SLURM_CASE {{ case.id }} REFUSED {{ ansible_failed_result.msg | to_json }}"
-"""
-
+# One inventory host per case, all on localhost, so that the cases run side by side (forks) in one play.
 PLAYBOOK = """---
 - name: Bad input to cmc.mvc.slurm
-  hosts: localhost
+  hosts: all
   connection: local
   gather_facts: false
-  vars_files: [good.yml, cases.yml]
+  vars_files: [good.yml]
   tasks:
-    - name: Each case
-      ansible.builtin.include_tasks: case.yml
-      loop: "{{ cases }}"
-      loop_control:
-        loop_var: case
-        label: "{{ case.id }}"
+    - name: The role with this host's bad value
+      block:
+        - name: Run the role
+          ansible.builtin.include_role:
+            name: cmc.mvc.slurm
+          vars:
+            slurm_cluster_name: "{{ case.slurm_cluster_name | default(good.slurm_cluster_name) }}"
+            slurm_controller: "{{ case.slurm_controller | default(good.slurm_controller) }}"
+            slurm_nodes: "{{ case.slurm_nodes | default(good.slurm_nodes) }}"
+            slurm_node_name: "{{ case.slurm_node_name | default(good.slurm_node_name) }}"
+            slurm_munge_key: "{{ case.slurm_munge_key if 'slurm_munge_key' in case else good_key }}"
+        - name: Not reached
+          ansible.builtin.fail:
+            msg: "MVC_SLURM_CASE {{ inventory_hostname }} ACCEPTED"
+      rescue:
+        - name: Report
+          ansible.builtin.debug:
+            msg: "MVC_SLURM_CASE {{ inventory_hostname }} REFUSED {{ ansible_failed_result.msg | to_json }}"
 """
 
 
@@ -94,15 +86,14 @@ def run(tmp_path_factory):
                                       "slurm_node_name": "c0"}}
     (d / "good.yml").write_text(json.dumps(good))
     os.chmod(d / "good.yml", 0o600)
-    cases = [{"id": i, "vars": v} for i, v, _ in CASES]
-    (d / "cases.yml").write_text(json.dumps({"cases": cases}))
-    (d / "case.yml").write_text(CASE_TASKS)
+    (d / "cases.json").write_text(json.dumps({"all": {"hosts": {i: {"case": v} for i, v, _ in CASES}}}))
     (d / "play.yml").write_text(PLAYBOOK)
     env = dict(os.environ, ANSIBLE_VERBOSITY="3", ANSIBLE_NOCOLOR="1",
                PATH=os.path.join(TOP, ".venv", "bin") + os.pathsep + os.environ.get("PATH", ""),
                ANSIBLE_COLLECTIONS_PATH=os.path.join(TOP, ".build", "collections"),
                ANSIBLE_PYTHON_INTERPRETER=sys.executable)  # not discovery: a pyenv shim may answer first
-    p = subprocess.run(["ansible-playbook", "--check", "-i", "localhost,", str(d / "play.yml")], cwd=d, env=env,
+    p = subprocess.run(["ansible-playbook", "--check", "--forks", str(len(CASES)), "-i", str(d / "cases.json"),
+                        str(d / "play.yml")], cwd=d, env=env,
                        capture_output=True, text=True, timeout=600, check=False)
     return p, key
 
@@ -110,7 +101,9 @@ def run(tmp_path_factory):
 def test_run_succeeds_and_changes_nothing(run):
     p, _ = run
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
-    assert re.search(r"localhost\s*: ok=\d+\s+changed=0 .*failed=0", p.stdout), p.stdout[-2000:]
+    recap = re.findall(r"^(\S+)\s*: ok=\d+\s+changed=(\d+) .*failed=(\d+)", p.stdout, re.M)
+    assert sorted(h for h, _, _ in recap) == sorted(c[0] for c in CASES), p.stdout[-2000:]
+    assert all(c == "0" and f == "0" for _, c, f in recap), p.stdout[-2000:]
 
 
 def test_key_never_in_output(run):
