@@ -43,7 +43,7 @@ def test_slurm_cluster_scenario(tmp_path):
         if re.search(r"built localhost/cmc-mvc-slurm|is cached|cluster up in", line):
             print(line.strip(" │"))
     assert proc.returncode == 0, "molecule failed; log tail:\n" + "\n".join(text.splitlines()[-80:])
-    for step in ("create", "prepare", "converge", "idempotence", "verify"):
+    for step in ("create", "prepare", "converge", "idempotence", "verify", "side_effect"):
         assert re.search(r"slurm_cluster ➜ %s: Executed: Successful" % step, text), step
     # Results carry their module arguments ("invocation") only at -vvv.
     assert "module_args" in text, "the Molecule log is not at -vvv"
