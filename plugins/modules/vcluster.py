@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import typing as t
-
 DOCUMENTATION = r"""
 module: vcluster
 short_description: Plan and register a multi-site virtual cluster in the MVC database
@@ -227,6 +225,8 @@ database:
   type: str
   sample: sqlite:////root/.local/share/cmc-mvc/mvc.sqlite
 """
+
+import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 

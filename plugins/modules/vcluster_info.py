@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import typing as t
-
 DOCUMENTATION = r"""
 module: vcluster_info
 short_description: Read virtual clusters from the MVC database
@@ -85,6 +83,8 @@ database:
 """
 
 import secrets
+
+import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 

@@ -87,7 +87,7 @@ def run(tmp_path_factory):
                                       "slurm_node_name": "c0"}}
     (d / "good.yml").write_text(json.dumps(good))
     os.chmod(d / "good.yml", 0o600)
-    (d / "cases.json").write_text(json.dumps({"all": {"hosts": {i: {"case": v} for i, v, _ in CASES}}}))
+    (d / "cases.json").write_text(json.dumps({"all": {"hosts": {c[0]: {"case": c[1]} for c in CASES}}}))
     (d / "play.yml").write_text(PLAYBOOK)
     env = dict(os.environ, ANSIBLE_VERBOSITY="3", ANSIBLE_NOCOLOR="1",
                PATH=os.path.join(TOP, ".venv", "bin") + os.pathsep + os.environ.get("PATH", ""),
@@ -100,11 +100,11 @@ def run(tmp_path_factory):
 
 
 def test_run_succeeds_and_changes_nothing(run):
-    p, _ = run
+    p = run[0]
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
     recap = re.findall(r"^(\S+)\s*: ok=\d+\s+changed=(\d+) .*failed=(\d+)", p.stdout, re.M)
-    assert sorted(h for h, _, _ in recap) == sorted(c[0] for c in CASES), p.stdout[-2000:]
-    assert all(c == "0" and f == "0" for _, c, f in recap), p.stdout[-2000:]
+    assert sorted(r[0] for r in recap) == sorted(c[0] for c in CASES), p.stdout[-2000:]
+    assert all(r[1] == "0" and r[2] == "0" for r in recap), p.stdout[-2000:]
 
 
 def test_key_never_in_output(run):
@@ -115,7 +115,7 @@ def test_key_never_in_output(run):
 
 @pytest.mark.parametrize("case_id,field", [(c[0], c[2]) for c in CASES], ids=[c[0] for c in CASES])
 def test_refused_naming_the_field(run, case_id, field):
-    p, _ = run
+    p = run[0]
     m = re.search(r"MVC_SLURM_CASE %s (REFUSED|ACCEPTED)(.*)" % re.escape(case_id), p.stdout)
     assert m, "case %s did not run:\n%s" % (case_id, p.stdout[-3000:])
     assert m.group(1) == "REFUSED", "%s was accepted" % case_id
