@@ -89,7 +89,7 @@ def test_awx_definition_gets_the_collection_its_dependencies_and_their_requireme
     pip, bindep = tmp_path / "pip.txt", tmp_path / "bindep.txt"
     _run("ansible-builder", "introspect", str(installed), "--write-pip", str(pip), "--write-bindep", str(bindep))
     for expected, found in ((TOP / "requirements.txt", pip), (TOP / "bindep.txt", bindep)):
-        got = {line for line in _lines(found)}
+        got = set(_lines(found))
         missing = set(_lines(expected)) - got
         assert not missing, "introspection of the installed cmc.mvc misses %s of %s" % (sorted(missing), expected.name)
         assert all(re.search(r"#\s*from collection cmc\.mvc", line) for line in found.read_text().splitlines()
