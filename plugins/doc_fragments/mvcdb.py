@@ -46,6 +46,6 @@ options:
       - An encrypted key cannot be read without it, and a wrong one fails naming O(encryption_key) before
         anything is written. Without it, a new cluster is refused in a database that holds encrypted keys.
       - When not set, the environment variable C(CMC_MVC_DATABASE_ENCRYPTION_KEY) (or C(MVC_DB_ENCRYPTION_KEY)) is
-        used. See C(docs/secrets.md) of the collection.
+        used. See R(the secrets guide,ansible_collections.cmc.mvc.docsite.secrets) (C(docs/docsite/rst/secrets.rst)).
     type: str
 """

@@ -26,7 +26,8 @@ description:
   - The N2N key is stored in the database, so protect it (a new SQLite file is created with mode C(0600), in a
     directory of mode C(0700)). It is never shown in diffs and returned only with O(return_key=true).
   - With O(encryption_key), the N2N key is stored encrypted, and a key stored in clear by earlier runs is
-    re-written encrypted when its cluster is registered again (reported as a change). See C(docs/secrets.md).
+    re-written encrypted when its cluster is registered again (reported as a change). See
+    R(the secrets guide,ansible_collections.cmc.mvc.docsite.secrets) (C(docs/docsite/rst/secrets.rst)).
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
 extends_documentation_fragment:
