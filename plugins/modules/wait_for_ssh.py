@@ -22,10 +22,6 @@ author:
 extends_documentation_fragment:
   - cmc.mvc._attributes
   - cmc.mvc._attributes.info_module
-attributes:
-  action:
-    description: The rounds and the progress lines run on the controller; each round probes from the target.
-    support: full
 options:
   nodes:
     description: The nodes to wait for.
