@@ -5,6 +5,9 @@
 
 Note that this module util is PRIVATE to the collection. It can have breaking changes at any time.
 
+Over 400 lines: the parsers of every output format (text tables of Rocks 5.0 to 7, ``json=true``) share the
+column rules below and feed the one site model, so they stay together.
+
 Text tables (every release, ``rocks/commands/__init__.py`` ``endOutput``/``outputRow``):
 
 * the header is the upper-cased column names, each cell (header too) ``ljust`` to the column width and
