@@ -8,10 +8,9 @@ import re
 import secrets
 import subprocess
 import threading
-import time
 
-TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
-EXTENSIONS = os.path.join(TOP, "extensions")
+from molecule_scenario import run_scenario  # pylint: disable=import-error  # tests/system is on sys.path
+
 
 if os.geteuid() != 0:  # podman, network namespaces: the system stage runs as root; say so instead of skipping
     raise RuntimeError("tests/system/n2n needs root (podman, network namespaces)")
@@ -45,27 +44,15 @@ def test_n2n_overlay_scenario(tmp_path):
     env = dict(os.environ, **keys)
     # -vvv: module arguments, results and loop items are all in the log, where no key may show.
     env["ANSIBLE_VERBOSITY"] = "3"
-    env["PATH"] = os.path.join(TOP, ".venv", "bin") + os.pathsep + env.get("PATH", "")
     log = tmp_path / "molecule.log"
     watcher = PsWatcher(list(keys.values()))
     watcher.start()
-    t0 = time.monotonic()
     try:
-        with open(log, "w") as f:
-            proc = subprocess.run(["molecule", "test", "-s", "n2n_overlay"], cwd=EXTENSIONS, env=env,
-                                  stdout=f, stderr=subprocess.STDOUT, timeout=900, check=False)
+        text = run_scenario("n2n_overlay", env, log,
+                            r"built localhost/cmc-mvc-n2n|is cached|topology up in|MVC_N2N_RECOVERY_SECONDS")
     finally:
         watcher.stop.set()
         watcher.join()
-    elapsed = time.monotonic() - t0
-    text = re.sub(r"\x1b\[[0-9;]*m", "", log.read_text())
-    print("molecule test -s n2n_overlay: rc=%d in %.0fs" % (proc.returncode, elapsed))
-    for line in text.splitlines():
-        if re.search(r"built localhost/cmc-mvc-n2n|is cached|topology up in|MVC_N2N_RECOVERY_SECONDS", line):
-            print(line.strip(" │"))
-    assert proc.returncode == 0, "molecule failed; log tail:\n" + "\n".join(text.splitlines()[-80:])
-    for step in ("create", "prepare", "converge", "idempotence", "verify", "side_effect"):
-        assert re.search(r"n2n_overlay ➜ %s: Executed: Successful" % step, text), step
     recovery = [float(x) for x in re.findall(r"MVC_N2N_RECOVERY_SECONDS=([0-9.]+)", text)]
     assert len(recovery) == 2, "no recovery time in the log"
     print("N2N v1 recovery after a supernode restart: %.1f s (worst of %s)" % (max(recovery), recovery))

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import secrets
-import subprocess
-import time
 
 import ansible_mitogen
+from molecule_scenario import run_scenario  # pylint: disable=import-error  # tests/system is on sys.path
 
-TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
-EXTENSIONS = os.path.join(TOP, "extensions")
 
 if os.geteuid() != 0:  # podman, network namespaces: the system stage runs as root; say so instead of skipping
     raise RuntimeError("tests/system/slurm needs root (podman, network namespaces)")
@@ -26,25 +22,12 @@ def test_slurm_cluster_scenario(tmp_path):
     env = dict(os.environ, MVC_SLURM_TEST_MUNGE_KEY=key)
     # -vvv: module arguments, results and loop items are all in the log, where the key may not show.
     env["ANSIBLE_VERBOSITY"] = "3"
-    env["PATH"] = os.path.join(TOP, ".venv", "bin") + os.pathsep + env.get("PATH", "")
     # mitogen (docs/mitogen.md): one warm interpreter per container; the inventory then takes its podman connection.
     env["ANSIBLE_STRATEGY_PLUGINS"] = os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy")
     env["ANSIBLE_STRATEGY"] = "mitogen_linear"
     log = tmp_path / "molecule.log"
     print("log: %s" % log)
-    t0 = time.monotonic()
-    with open(log, "w") as f:
-        proc = subprocess.run(["molecule", "test", "-s", "slurm_cluster"], cwd=EXTENSIONS, env=env,
-                              stdout=f, stderr=subprocess.STDOUT, timeout=900, check=False)
-    elapsed = time.monotonic() - t0
-    text = re.sub(r"\x1b\[[0-9;]*m", "", log.read_text())
-    print("molecule test -s slurm_cluster: rc=%d in %.0fs" % (proc.returncode, elapsed))
-    for line in text.splitlines():
-        if re.search(r"built localhost/cmc-mvc-slurm|is cached|cluster up in", line):
-            print(line.strip(" │"))
-    assert proc.returncode == 0, "molecule failed; log tail:\n" + "\n".join(text.splitlines()[-80:])
-    for step in ("create", "prepare", "converge", "idempotence", "verify", "side_effect"):
-        assert re.search(r"slurm_cluster ➜ %s: Executed: Successful" % step, text), step
+    text = run_scenario("slurm_cluster", env, log, r"built localhost/cmc-mvc-slurm|is cached|cluster up in")
     # Results carry their module arguments ("invocation") only at -vvv.
     assert "module_args" in text, "the Molecule log is not at -vvv"
     print("Molecule log at -vvv: %d bytes" % len(text))
