@@ -74,13 +74,7 @@ up() {
   for h in "${hosts_a[@]}"; do attach "$h" ra lan0 "10.0.0.$n/24" 10.0.0.1; n=$((n + 1)); done
   n=2
   for h in "${hosts_b[@]}"; do attach "$h" rb lan0 "10.0.0.$n/24" 10.0.0.1; n=$((n + 1)); done
-  for h in "${all[@]}"; do
-    for _ in $(seq 100); do
-      s=$(podman exec "$p-$h" systemctl is-system-running 2>/dev/null || true)
-      case $s in running|degraded) break ;; esac
-      sleep 0.2
-    done
-  done
+  "$here/../containers_common/wait-systemd.sh" "${all[@]/#/$p-}"
   echo "topology up in $(( $(date +%s) - t0 ))s" >&2
 }
 

@@ -41,13 +41,7 @@ up() {
     nsenter -t "$pid" -n ip link set lo up
     n=$((n + 1))
   done
-  for h in "${hosts[@]}"; do
-    for _ in $(seq 100); do
-      s=$(podman exec "$p-$h" systemctl is-system-running 2>/dev/null || true)
-      case $s in running|degraded) break ;; esac
-      sleep 0.2
-    done
-  done
+  "$here/../containers_common/wait-systemd.sh" "${hosts[@]/#/$p-}"
   echo "cluster up in $(( $(date +%s) - t0 ))s" >&2
 }
 
