@@ -28,6 +28,7 @@ from ansible.plugins.callback import CallbackBase
 # Action plugins that never run a module on the target.
 CONTROLLER_ONLY = {
     "add_host", "assert", "debug", "fail", "group_by", "include_role", "include_tasks", "include_vars",
+    "validate_argument_spec",
     "import_role", "import_tasks", "meta", "pause", "set_fact", "set_stats", "wait_for_connection",
 }
 

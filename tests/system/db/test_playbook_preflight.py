@@ -117,6 +117,23 @@ def test_deploy_with_bad_supernode_registers_nothing(tmp_path, run, supernode):
     assert _clusters(run.db) == [], out
 
 
+# The playbooks' variables are checked by role cmc.mvc.mvc before the first play acts.
+@pytest.mark.parametrize("playbook,variable,value,says", [
+    ("cmc.mvc.deploy_mvc", "mvc_overlay_mtu", 100, "mvc_overlay_mtu=100: must be from 576 to 9000"),
+    ("cmc.mvc.deploy_mvc", "mvc_supernode_port", 70000, "mvc_supernode_port=70000: must be a UDP port"),
+    ("cmc.mvc.deploy_mvc", "mvc_boot_timeout", 0, "mvc_boot_timeout=0: must be a number of seconds above 0"),
+    ("cmc.mvc.deploy_mvc", "mvc_guest_build_on", "laptop", "value of mvc_guest_build_on must be one of: dom0, controller"),
+    ("cmc.mvc.deploy_mvc", "mvc_vcpus_per_cpu", "many", "argument 'mvc_vcpus_per_cpu' is of type str and we were unable to convert to int"),
+    ("cmc.mvc.status_mvc", "mvc_ssh_hop_options", {"a": 1}, "argument 'mvc_ssh_hop_options' is of type dict and we were unable to convert to list"),
+])
+def test_a_bad_playbook_variable_is_named_before_anything_is_registered(tmp_path, run, playbook, variable, value, says):
+    rc, out = run(playbook, _inventory(tmp_path), "-e", json.dumps({variable: value, "mvc_supernode": "sn.example.org:7654"}))
+    assert rc != 0, out
+    assert says in out, out
+    assert "Plan and register" not in out and "Place the nodes" not in out, out
+    assert _clusters(run.db) == [], out
+
+
 @pytest.mark.parametrize("local", [(), ("vmc-0",)], ids=["all-down", "some-down"])
 def test_status_reports_unreachable_dom0s(tmp_path, run, local):
     inventory = _inventory(tmp_path, local)
