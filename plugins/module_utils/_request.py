@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) cmc.mvc contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Validation of a virtual cluster request (the ``vcluster`` structure of DESIGN.md "The request").
+"""Validation of a virtual cluster request (the ``vcluster`` structure of docs/docsite/rst/deploy.rst).
 
 Note that this module util is PRIVATE to the collection. It can have breaking changes at any time.
 """
@@ -13,6 +13,8 @@ import hashlib
 import json
 import re
 import typing as t
+
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
@@ -169,12 +171,38 @@ def _apply(spec: t.Mapping[str, t.Any], value: t.Any, field: str) -> dict[str, t
     return out
 
 
+def types(request: t.Any, prefix: str = "vcluster") -> dict[str, t.Any]:
+    """The request with OPTIONS' types checked and its defaults applied, or RequestError naming the field."""
+    return _apply(OPTIONS, request, prefix)
+
+
 def validate(request: t.Any, known_sites: t.Iterable[str] | None = None, prefix: str = "vcluster") -> Request:
     """Return the normalized request, or raise RequestError naming the first field at fault.
 
     For callers without AnsibleModule: types and defaults from OPTIONS, then check().
     """
-    return check(_apply(OPTIONS, request, prefix), known_sites, prefix)
+    return check(types(request, prefix), known_sites, prefix)
+
+
+class RequestModule(AnsibleModule):
+    """AnsibleModule for a module whose option ``request`` is argument_spec().
+
+    types() checks the request before AnsibleModule's own check of the same spec, so that an error names the field
+    as check()'s do (``vcluster.frontend``) and quotes a short prefix. ansible-core 2.19's nested check names no field
+    for a string where a mapping is due, quotes a bad value whole, and raises TypeError (a traceback) for a number
+    or a list where a mapping is due. What types() accepts, AnsibleModule accepts and only fills in."""
+
+    def _load_params(self) -> None:
+        super()._load_params()
+        request = self.params.get("request")
+        if request is not None:  # missing: AnsibleModule says it is required
+            try:
+                types(request)
+            except RequestError as exc:
+                # AnsibleModule has not collected its no_log values yet; the invocation must not show them.
+                self.no_log_values.update(str(v) for k, v in self.params.items()
+                                          if v is not None and self.argument_spec.get(k, {}).get("no_log"))
+                self.fail_json(msg=str(exc), field=exc.field)
 
 
 # ---------------------------------------------------------------------------------------------------
