@@ -213,11 +213,12 @@ def test_services_other_than_the_defaults_are_stored_and_change_the_digest():
 
 
 @pytest.mark.parametrize("changes, field, text", [
-    ({"compute": {"count": 0}, "placement": "spread", "services": {"scheduler": "slurm"}}, "vcluster.services.scheduler",
+    ({"compute": {"count": 0}, "services": {"scheduler": "slurm"}}, "vcluster.services.scheduler",
      "slurm needs at least one compute node, but compute.count is 0"),
     ({"compute": {"count": 4, "memory_mb": 100}, "services": {"scheduler": "slurm"}}, "vcluster.compute.memory_mb",
      "100 is below 128"),
-    ({"frontend": {"memory_mb": 96}, "services": {"scheduler": "slurm"}}, "vcluster.frontend.memory_mb", "96 is below 128"),
+    ({"frontend": {"memory_mb": 96}, "services": {"scheduler": "slurm"}}, "vcluster.frontend.memory_mb",
+     "96 is below 128"),
     ({"services": {"scheduler": "pbs"}}, "vcluster.services.scheduler", "must be one of slurm, none, got 'pbs'"),
     ({"services": {"mpi": "mpich"}}, "vcluster.services.mpi", "must be one of openmpi, none"),
     ({"services": {"shared_home": "on"}}, "vcluster.services.shared_home", "true or false"),

@@ -90,9 +90,10 @@ def test_bad_input_fails_naming_the_field_and_writes_nothing(tmp_path, run_modul
     ({"frontend": [1]}, "vcluster.frontend: must be a mapping, got list"),
     ({"compute": 4}, "vcluster.compute: must be a mapping, got int"),
     ({"users": "alice"}, "vcluster.users: must be a list, got str"),
-    ({"users": [{"name": "a"}, {"name": "b", "sudo": "maybe"}]}, "vcluster.users[1].sudo: must be true or false, got 'maybe'"),
-    ({"compute": {"count": "x" * 5000}}, "vcluster.compute.count: must be an integer, got 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... "
-                                         "(5000 characters)"),
+    ({"users": [{"name": "a"}, {"name": "b", "sudo": "maybe"}]},
+     "vcluster.users[1].sudo: must be true or false, got 'maybe'"),
+    ({"compute": {"count": "x" * 5000}},
+     "vcluster.compute.count: must be an integer, got '%s... (5000 characters)" % ("x" * 39)),
     ({"compute": {"cores": 2}}, "vcluster.compute.cores: unknown key (known: count, vcpus, memory_mb, disk_gb)"),
     ({"services": {"scheduler": "pbs"}}, "vcluster.services.scheduler: must be one of slurm, none, got 'pbs'"),
     ({"compute": {"count": 0}, "placement": "spread", "services": {"scheduler": "slurm"}},
