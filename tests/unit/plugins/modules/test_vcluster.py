@@ -9,6 +9,7 @@ import sqlite3
 
 import pytest
 
+from ansible_collections.cmc.mvc.plugins.module_utils import _request
 from ansible_collections.cmc.mvc.plugins.modules import vcluster
 
 CONTAINERS = [{"inventory_hostname": "vm-container-0-%d.%s" % (i, s), "mvc_site": s,
@@ -129,6 +130,19 @@ def test_services_and_uids_are_recorded_and_old_requests_keep_their_digest(tmp_p
         stored = json.loads(conn.execute("SELECT request_json FROM mvc_clusters").fetchone()[0])
     assert stored["services"] == {"scheduler": "slurm", "shared_home": False, "mpi": "openmpi"}
     assert out["vcluster"]["cluster"]["services"] == stored["services"]
+
+
+def test_the_request_is_checked_once_per_call(tmp_path, run_module, monkeypatch):
+    calls = []
+    real = _request.check
+
+    def counted(*args, **kwargs):
+        calls.append(args[0]["name"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_request, "check", counted)
+    out = run_module(vcluster, request=REQUEST, vm_containers=CONTAINERS, database=str(tmp_path / "mvc.sqlite"))
+    assert out["rc"] == 0 and calls == ["lab1"]
 
 
 def test_node_status(tmp_path, run_module):
