@@ -79,7 +79,6 @@ OPTIONS: dict[str, t.Any] = {
         "mpi": {"type": "str", "choices": ["openmpi", "none"], "default": "openmpi"},
     }},
 }
-TOP_KEYS = tuple(OPTIONS)
 
 
 def argument_spec() -> dict[str, t.Any]:
@@ -119,8 +118,9 @@ def _int(value: t.Any, field: str, minimum: int, maximum: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Types and defaults from OPTIONS, for callers without AnsibleModule (register() called directly, tests). Stricter
-# than AnsibleModule's conversions (no "yes" for true, no "a,b" for a list), as this validator always was.
+# Types and defaults from OPTIONS: validate() for callers without AnsibleModule, and RequestModule before
+# AnsibleModule's own check. Stricter than AnsibleModule's conversions (no "yes" for true, no "a,b" for a list), as
+# this validator always was, so that AnsibleModule never refuses what passed here.
 
 _KINDS = {"dict": "a mapping", "list": "a list", "str": "a string", "bool": "true or false"}
 
@@ -311,7 +311,9 @@ def services_defaults(req: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     rather than an error."""
     compute = req["compute"]
     slurm = compute["count"] > 0 and min(compute["memory_mb"], req["frontend"]["memory_mb"]) >= SLURM_MIN_MEMORY_MB
-    return {"scheduler": "slurm" if slurm else "none", "shared_home": True, "mpi": "openmpi"}
+    out = dict((k, v.get("default")) for k, v in OPTIONS["services"]["options"].items())
+    out["scheduler"] = "slurm" if slurm else "none"
+    return out
 
 
 def services(req: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
