@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _addressing as addr
 from ansible_collections.cmc.mvc.plugins.module_utils import _n2n
+from ansible_collections.cmc.mvc.plugins.module_utils import _request
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_schema import HAS_SQLALCHEMY, natural_key
 
 if HAS_SQLALCHEMY:
@@ -65,6 +66,7 @@ def make_plan(cluster: Row, nodes: List[Row], edges: List[Row], with_key: bool =
             "netmask": str(net.netmask), "prefix": net.prefixlen, "community": cluster["community"],
             "bridge": _n2n.ifname("mvc-", cluster["name"]), "status": cluster["status"], "os": req["os"],
             "packages": req["packages"], "users": req["users"], "placement": req["placement"],
+            "services": _request.services(req),
             "sites": sorted(set(n["site"] for n in nodes)), "request_digest": cluster["request_digest"],
         },
         "nodes": [dict([(k, n[k]) for k in ("name", "role", "site", "dom0", "mac", "overlay_ip", "vcpus",

@@ -327,7 +327,8 @@ def register(conn: "sa.Connection", request: Any, containers: Optional[List[Row]
     re-written encrypted; without it, a new key is stored in clear. A missing or wrong ``cipher`` fails
     before anything is written.
     """
-    req = _request.validate(request)
+    # A Request has been checked already (the module's path); a plain dict has not (library callers, tests).
+    req = request if isinstance(request, _request.Request) else _request.validate(request)
     clear_key = stored_key(conn, req["name"], cipher, return_key)
     hosts_changed, hosts, known_sites = _known_hosts(conn, req, containers)
     old, old_nodes, old_edges = _existing(conn, req)

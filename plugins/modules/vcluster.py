@@ -43,21 +43,144 @@ attributes:
 options:
   request:
     description:
-      - The request, the C(vcluster) structure of the request file (see the collection README and DESIGN).
-      - C(name) (C([a-z][a-z0-9-]{0,30}); node names are C(<name>-frontend) and C(<name>-compute-<n>)), C(owner)
-        (another owner cannot take over an existing name), C(overlay.subnet) (an IPv4 CIDR; when left out, one is
-        allocated from O(overlay_pool)), C(frontend) (C(vcpus), C(memory_mb), C(disk_gb), defaults 1, 512, 4,
-        and optionally C(site)), C(compute) (C(count), C(vcpus), C(memory_mb), C(disk_gb), defaults 0, 1, 256,
-        2), C(sites) (sites to use in order of preference; default every site with VM containers),
-        C(placement), C(os) (default C(debian-12)), C(packages), C(users) (each C(name), C(ssh_keys) and C(sudo), default false).
-      - "C(placement) V(spread) balances nodes across sites, then across the hosts of a site; V(pack) fills
-        hosts in order. A mapping of site to count, such as C({osaka: 2, sdsc: 2}), places exactly that many
-        B(compute) nodes per site; the counts must add up to C(compute.count). The frontend is not counted
-        there: it goes to C(frontend.site), else to the first site of the mapping."
-      - "Any error names the field at fault, for example C(vcluster.compute.count: must be an integer >= 0, got -1)."
-      - With O(state=deployed) or O(state=absent) only C(name) is used.
+      - The request, the C(vcluster) structure of the request file (see
+        R(the deploy guide,ansible_collections.cmc.mvc.docsite.deploy.request)).
+      - "Every field is checked before anything is written, and any error names the field at fault, for example
+        C(vcluster.compute.count: must be an integer >= 0, got -1) or C(vcluster.frontend: must be a mapping, got
+        list)."
+      - With O(state=deployed) or O(state=absent) only O(request.name) is used.
     type: dict
     required: true
+    suboptions:
+      name:
+        description:
+          - Name of the cluster, C([a-z][a-z0-9-]{0,30}); node names are C(<name>-frontend) and C(<name>-compute-<n>).
+        type: str
+        required: true
+      owner:
+        description:
+          - Owner of the cluster (letters, digits, C(_ . @ -), at most 64). Another owner cannot take over an
+            existing name.
+          - Required with O(state=present).
+        type: str
+      overlay:
+        description: The overlay network.
+        type: dict
+        suboptions:
+          subnet:
+            description: An IPv4 CIDR; when left out, one is allocated from O(overlay_pool).
+            type: str
+      frontend:
+        description: Size and site of the frontend.
+        type: dict
+        suboptions:
+          vcpus:
+            description: vCPUs, 1 to 512.
+            type: int
+            default: 1
+          memory_mb:
+            description: Memory in MB, 32 to 4194304 (at least 128 with O(request.services.scheduler=slurm)).
+            type: int
+            default: 512
+          disk_gb:
+            description: Disk in GB, 1 to 65536.
+            type: int
+            default: 4
+          site:
+            description: Site of the frontend; default the first site of a O(request.placement) mapping, else any.
+            type: str
+      compute:
+        description: Number and size of the compute nodes.
+        type: dict
+        suboptions:
+          count:
+            description: Number of compute nodes, 0 to 16384. A smaller count removes the highest-numbered nodes.
+            type: int
+            default: 0
+          vcpus:
+            description: vCPUs of each, 1 to 512.
+            type: int
+            default: 1
+          memory_mb:
+            description: Memory of each in MB, 32 to 4194304 (at least 128 with O(request.services.scheduler=slurm)).
+            type: int
+            default: 256
+          disk_gb:
+            description: Disk of each in GB, 1 to 65536.
+            type: int
+            default: 2
+      sites:
+        description:
+          - Sites to use, in order of preference (at most 256); default every site with VM containers.
+        type: list
+        elements: str
+      placement:
+        description:
+          - "V(spread) balances nodes across sites, then across the hosts of a site; V(pack) fills hosts in order.
+            A mapping of site to count, such as C({osaka: 2, sdsc: 2}), places exactly that many B(compute) nodes
+            per site; the counts must add up to O(request.compute.count). The frontend is not counted there: it
+            goes to O(request.frontend.site), else to the first site of the mapping."
+        type: raw
+        default: spread
+      os:
+        description: The guest OS.
+        type: str
+        default: debian-12
+      packages:
+        description: Debian packages to install on every node (at most 256).
+        type: list
+        elements: str
+        default: []
+      users:
+        description: Users to create on every node (at most 256).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description: Unix user name, C([a-z_][a-z0-9_-]{0,31}). Required.
+            type: str
+          ssh_keys:
+            description: OpenSSH public key lines (at most 32).
+            type: list
+            elements: str
+            default: []
+          sudo:
+            description: Whether the user may use sudo.
+            type: bool
+            default: false
+          uid:
+            description:
+              - The user's uid, from 1000 to 59999 (below is a system account, above Debian's reserved ids such as
+                C(slurm)'s 64030), unique in the request; default the next free one.
+              - Validated and recorded; O(state=present) does not yet apply it (C(cmc.mvc.guest_os) picks the uid).
+            type: int
+      services:
+        description:
+          - The cluster's services.
+          - Validated and recorded (in the database's copy of the request); the C(cmc.mvc.deploy_mvc) playbook does not
+            yet apply them. The P(cmc.mvc.slurm#role) role can be run on the nodes.
+          - Stored only when it differs from its defaults, so adding them did not change the digest of an existing
+            request.
+        type: dict
+        suboptions:
+          scheduler:
+            description:
+              - V(slurm) or V(none). Default V(slurm) when there are compute nodes and they and the frontend have at
+                least 128 MB (the kernel, munge and Slurm's daemon need it), else V(none).
+              - V(slurm) with O(request.compute.count=0), or with a node below 128 MB, is refused before anything
+                is written.
+            type: str
+            choices: [slurm, none]
+          shared_home:
+            description: Whether C(/home) is shared from the frontend to the compute nodes.
+            type: bool
+            default: true
+          mpi:
+            description: The MPI of the nodes.
+            type: str
+            choices: [openmpi, none]
+            default: openmpi
   state:
     description:
       - V(present) registers or updates the cluster.
@@ -192,7 +315,8 @@ vcluster:
     cluster:
       description:
         - C(name), C(owner), C(subnet), C(netmask), C(prefix), C(community), C(bridge) (C(mvc-<name>), shortened
-          with a hash past 15 characters as P(cmc.mvc.n2n_edge#role) does), C(status), C(os), C(packages), C(users), C(placement), C(sites), C(request_digest).
+          with a hash past 15 characters as P(cmc.mvc.n2n_edge#role) does), C(status), C(os), C(packages), C(users), C(placement), C(sites),
+          C(services) (with their defaults filled in), C(request_digest).
       type: dict
       sample: {"name": "lab1", "subnet": "10.200.0.0/24", "community": "lab1", "bridge": "mvc-lab1"}
     nodes:
@@ -239,14 +363,14 @@ from ansible_collections.cmc.mvc.plugins.module_utils import _request
 def present(module: AnsibleModule, client: _mvcdb.ModuleClient) -> tuple[dict[str, t.Any], t.Any, t.Any]:
     """Register the request, or update its cluster: validated before the database is opened (or created)."""
     p = module.params
-    _request.validate(p["request"])
+    req = _request.check(p["request"])  # AnsibleModule has applied its types and defaults: this is the rest, once
     containers = _mvcdb.normalize_containers(p["vm_containers"], vcpus_per_cpu=p["vcpus_per_cpu"])
     addr.parse_subnet(p["overlay_pool"], "overlay_pool")
     if not 8 <= p["overlay_prefix"] <= 30:
         raise _mvcdb.InputError("overlay_prefix", "must be between 8 and 30, got %d" % p["overlay_prefix"])
     cipher = client.cipher()
     out = client.write(lambda conn: _mvcdb.register(
-        conn, p["request"], containers, p["overlay_pool"], p["overlay_prefix"], p["node_status"], p["return_key"],
+        conn, req, containers, p["overlay_pool"], p["overlay_prefix"], p["node_status"], p["return_key"],
         cipher), check_mode=module.check_mode)
     result = {"changed": out["changed"], "removed": _mvcdb.removed_parts(out["before"], out["after"])}
     if p["return_key"]:
@@ -279,9 +403,9 @@ def absent(module: AnsibleModule, client: _mvcdb.ModuleClient) -> tuple[dict[str
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = _request.RequestModule(
         argument_spec=dict(
-            request=dict(type="dict", required=True),
+            request=_request.argument_spec(),
             state=dict(type="str", default="present", choices=["present", "deployed", "absent"]),
             **_mvcdb.database_argument_spec(),
             vm_containers=dict(type="list", elements="dict"),

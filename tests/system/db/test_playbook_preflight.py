@@ -1,7 +1,8 @@
 """deploy_mvc and status_mvc where no Dom0 answers (issue #15), on an SQLite MVC database, without the lab.
 
 deploy_mvc refuses a run without a usable supernode (no group mvc_supernodes and no mvc_supernode, or a bad
-mvc_supernode) with a message that names the variable, before it registers anything. status_mvc with every Dom0
+mvc_supernode), or with a bad request, with a message that names the variable or the request's field, before it
+registers anything. status_mvc with every Dom0
 (or some) unreachable ends ok (rc 0: an unreachable Dom0 is reported, not fatal), names each such Dom0 unreachable
 and still writes its report and picture. The unreachable Dom0s are 127.0.0.1 on a port where nothing listens; the
 one that answers runs over the local connection with stand-ins for xl and ping, so nothing leaves loopback.
@@ -131,6 +132,19 @@ def test_a_bad_playbook_variable_is_named_before_anything_is_registered(tmp_path
     assert rc != 0, out
     assert says in out, out
     assert "Plan and register" not in out and "Place the nodes" not in out, out
+    assert _clusters(run.db) == [], out
+
+
+@pytest.mark.parametrize("changes, msg", [
+    ({"compute": {"count": 0}, "services": {"scheduler": "slurm"}},
+     "vcluster.services.scheduler: slurm needs at least one compute node, but compute.count is 0"),
+    ({"frontend": [1]}, "vcluster.frontend: must be a mapping, got list"),  # a traceback in ansible-core's own check
+    ({"users": [{"name": "alice", "uid": 100}]}, "vcluster.users[0].uid: must be an integer >= 1000, got 100"),
+], ids=["slurm-without-compute", "frontend-a-list", "system-uid"])
+def test_deploy_with_a_bad_request_names_the_field_and_registers_nothing(tmp_path, run, changes, msg):
+    bad = {"vcluster": dict(REQUEST["vcluster"], **changes), "mvc_supernode": "sn.example.org:7654"}
+    rc, out = run("cmc.mvc.deploy_mvc", _inventory(tmp_path), "-e", json.dumps(bad))
+    assert rc != 0 and msg in out, out
     assert _clusters(run.db) == [], out
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 
+import pytest
 
+from ansible_collections.cmc.mvc.plugins.module_utils import _request
 from ansible_collections.cmc.mvc.plugins.modules import vcluster
 
 CONTAINERS = [{"inventory_hostname": "vm-container-0-%d.%s" % (i, s), "mvc_site": s,
@@ -81,6 +84,65 @@ def test_bad_input_fails_naming_the_field_and_writes_nothing(tmp_path, run_modul
     assert out["msg"].startswith("vm_containers[0] (x).mvc_site: ")
     out = run_module(vcluster, request=REQUEST, database=str(db), overlay_pool="10.200.0.0")
     assert out["msg"].startswith("overlay_pool: ")
+
+
+@pytest.mark.parametrize("changes, msg", [
+    # ansible-core's own check of nested options gives a traceback for these two, and names no field for the third.
+    ({"frontend": [1]}, "vcluster.frontend: must be a mapping, got list"),
+    ({"compute": 4}, "vcluster.compute: must be a mapping, got int"),
+    ({"users": "alice"}, "vcluster.users: must be a list, got str"),
+    ({"users": [{"name": "a"}, {"name": "b", "sudo": "maybe"}]},
+     "vcluster.users[1].sudo: must be true or false, got 'maybe'"),
+    ({"compute": {"count": "x" * 5000}},
+     "vcluster.compute.count: must be an integer, got '%s... (5000 characters)" % ("x" * 39)),
+    ({"compute": {"cores": 2}}, "vcluster.compute.cores: unknown key (known: count, vcpus, memory_mb, disk_gb)"),
+    ({"services": {"scheduler": "pbs"}}, "vcluster.services.scheduler: must be one of slurm, none, got 'pbs'"),
+    ({"compute": {"count": 0}, "placement": "spread", "services": {"scheduler": "slurm"}},
+     "vcluster.services.scheduler: slurm needs at least one compute node, but compute.count is 0 (give scheduler: none "
+     "for a cluster of the frontend alone)"),
+    ({"compute": {"count": 4, "memory_mb": 96}, "services": {"scheduler": "slurm"}},
+     "vcluster.compute.memory_mb: 96 is below 128, what a node needs for the kernel, munge and Slurm's daemon with "
+     "services.scheduler slurm"),
+    ({"users": [{"name": "a", "uid": 100}]}, "vcluster.users[0].uid: must be an integer >= 1000, got 100"),
+])
+def test_a_bad_request_names_the_field_and_writes_nothing(tmp_path, run_module, changes, msg):
+    db = tmp_path / "mvc.sqlite"
+    out = run_module(vcluster, request=dict(REQUEST, **changes), vm_containers=CONTAINERS, database=str(db),
+                     database_password="pw-S3cret")
+    assert out["rc"] == 1 and out["msg"] == msg and out["field"] == msg.split(":")[0]
+    assert "pw-S3cret" not in out["text"]
+    assert not db.exists()
+
+
+def test_services_and_uids_are_recorded_and_old_requests_keep_their_digest(tmp_path, run_module):
+    db = str(tmp_path / "mvc.sqlite")
+    first = run_module(vcluster, request=REQUEST, vm_containers=CONTAINERS, database=db)["vcluster"]["cluster"]
+    assert first["services"] == {"scheduler": "slurm", "shared_home": True, "mpi": "openmpi"}
+    # The services that REQUEST gets by default, given explicitly: the same request, nothing changes.
+    same = dict(REQUEST, services={"scheduler": "slurm", "shared_home": True, "mpi": "openmpi"})
+    out = run_module(vcluster, request=same, database=db)
+    assert not out["changed"] and out["vcluster"]["cluster"]["request_digest"] == first["request_digest"]
+    other = dict(REQUEST, services={"shared_home": False}, users=[{"name": "alice", "uid": 1500}])
+    out = run_module(vcluster, request=other, database=db)
+    assert out["changed"] and out["vcluster"]["cluster"]["users"] == [
+        {"name": "alice", "ssh_keys": [], "sudo": False, "uid": 1500}]
+    with sqlite3.connect(db) as conn:
+        stored = json.loads(conn.execute("SELECT request_json FROM mvc_clusters").fetchone()[0])
+    assert stored["services"] == {"scheduler": "slurm", "shared_home": False, "mpi": "openmpi"}
+    assert out["vcluster"]["cluster"]["services"] == stored["services"]
+
+
+def test_the_request_is_checked_once_per_call(tmp_path, run_module, monkeypatch):
+    calls = []
+    real = _request.check
+
+    def counted(*args, **kwargs):
+        calls.append(args[0]["name"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_request, "check", counted)
+    out = run_module(vcluster, request=REQUEST, vm_containers=CONTAINERS, database=str(tmp_path / "mvc.sqlite"))
+    assert out["rc"] == 0 and calls == ["lab1"]
 
 
 def test_node_status(tmp_path, run_module):
