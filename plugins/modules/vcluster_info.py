@@ -35,7 +35,7 @@ options:
         which must then name exactly one registered cluster. A cluster that is not registered fails naming O(names);
         an encrypted key without O(encryption_key), or with a wrong one, fails naming O(encryption_key).
       - A cluster registered before the collection kept munge keys has none until M(cmc.mvc.vcluster) registers it
-        again (this module writes nothing): RV(munge_key) is then null, with a warning.
+        again (this module writes nothing); until then RV(munge_key) is null, with a warning.
       - In check mode, a cluster that is not registered yet (as in a check run of its first deployment, whose
         registration was rolled back) gets random throwaway keys, with a warning, as the check-mode registration
         of M(cmc.mvc.vcluster) would.
