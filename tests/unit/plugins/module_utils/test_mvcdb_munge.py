@@ -142,8 +142,8 @@ def test_a_database_of_schema_1_is_migrated_and_its_clusters_get_a_munge_key_whe
     # The read path reads a database it does not migrate: no munge key, nothing written.
     assert read(db, lambda conn: m.read_munge_key(conn, "lab1", None)) is None
     assert read(db, lambda conn: m.read_key(conn, "lab1", None)) == plans["lab1"]["n2n_key"]
-    assert [p["nodes"] for p in read(db, lambda conn: m.read_clusters(conn))] == [plans["lab1"]["nodes"],
-                                                                                   plans["lab2"]["nodes"]]
+    listed = read(db, m.read_clusters)
+    assert [p["nodes"] for p in listed] == [plans["lab1"]["nodes"], plans["lab2"]["nodes"]]
     assert dump(db) == before
     assert db.migrate() == (1, m.SCHEMA_VERSION) and db.migrate() == (m.SCHEMA_VERSION, m.SCHEMA_VERSION)
     assert cluster_columns(db) == V1_CLUSTER_COLUMNS + ["munge_key"]
