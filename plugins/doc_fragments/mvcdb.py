@@ -35,11 +35,11 @@ options:
     type: str
   encryption_key:
     description:
-      - A passphrase that encrypts the N2N keys at rest in the database (AES-256-GCM, with a key derived from it by
-        PBKDF2-HMAC-SHA256 and a random salt), so that readers of a shared database do not get them. Keep it in
-        Ansible Vault or an environment variable; it is never logged or returned.
+      - A passphrase that encrypts the N2N keys and munge keys at rest in the database (AES-256-GCM, with a key
+        derived from it by PBKDF2-HMAC-SHA256 and a random salt), so that readers of a shared database do not get
+        them. Keep it in Ansible Vault or an environment variable; it is never logged or returned.
       - Only M(cmc.mvc.vcluster) with C(state=present) and M(cmc.mvc.vcluster_info) with C(return_key=true)
-        read or write N2N keys; otherwise it is accepted and ignored.
+        read or write keys; otherwise it is accepted and ignored.
       - Without it, new keys are stored in clear, and keys stored in clear stay readable with or without it. With
         it, new keys are stored encrypted and a clear key of a cluster that is registered again is re-written
         encrypted.

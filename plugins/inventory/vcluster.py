@@ -17,7 +17,7 @@ description:
   - Hostvars C(mvc_cluster), C(mvc_role), C(mvc_index), C(mvc_site), C(mvc_dom0) (inventory hostname of the VM
     container), C(mvc_overlay_ip), C(mvc_overlay_prefix), C(mvc_mac), C(mvc_vcpus), C(mvc_memory_mb),
     C(mvc_disk_gb), C(mvc_status), C(mvc_subnet), C(mvc_bridge), C(mvc_community) and C(mvc_owner).
-  - It never reads the N2N key and never outputs the database password. All data from the database is
+  - It never reads the N2N key or the munge key and never outputs the database password. All data from the database is
     marked unsafe.
   - The inventory file name must end with C(vcluster.yml) or C(vcluster.yaml).
 author:

@@ -8,7 +8,7 @@ Note that this module util is PRIVATE to the collection. It can have breaking ch
 The code lives in files by concern:
 - ``_mvcdb_schema``: constants, tables, SCHEMA_VERSION and MIGRATIONS, DBError and InputError;
 - ``_mvcdb_engine``: URLs with the password masked, the engine, migrating, the write lock and retry;
-- ``_mvcdb_keys``: N2N keys at rest (in clear or encrypted), and reading one without the write lock;
+- ``_mvcdb_keys``: N2N and munge keys at rest (in clear or encrypted), and reading them without the write lock;
 - ``_mvcdb_read``: rows and plans, read-only;
 - ``_mvcdb_register``: registration, allocation in named steps;
 - ``_mvcdb_write``: child rows, marking nodes deployed, unregistering;
@@ -24,14 +24,15 @@ from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_client import (  # 
     ERRORS, MissingLibrary, ModuleClient, MVCDBClient, check_libraries, database_argument_spec)
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_engine import (  # noqa: F401
     Database, make_url, masked_url, memory_database)
-from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_keys import key_cipher, read_key  # noqa: F401
+from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_keys import (  # noqa: F401
+    key_cipher, new_munge_key, read_key, read_munge_key)
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_read import (  # noqa: F401
     comparable, make_plan, read_clusters, removed_parts)
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_register import (  # noqa: F401
     community_for, node_name, normalize_containers, register)
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_schema import (  # noqa: F401
-    COMMUNITY_MAX, DEFAULT_POOL, DEFAULT_PREFIX, DEFAULT_SQLITE, HAS_SQLALCHEMY, MIGRATIONS, NODE_STATUSES, RETRIES,
-    SCHEMA_VERSION, DBError, InputError)
+    COMMUNITY_MAX, DEFAULT_POOL, DEFAULT_PREFIX, DEFAULT_SQLITE, HAS_SQLALCHEMY, MIGRATIONS, MUNGE_KEY_BYTES,
+    NODE_STATUSES, RETRIES, SCHEMA_VERSION, DBError, InputError)
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_write import mark_deployed, unregister  # noqa: F401
 
 if HAS_SQLALCHEMY:

@@ -1,17 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) cmc.mvc contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""N2N keys at rest (docs/secrets.md): in clear, or encrypted with the sysadmin's encryption_key.
+"""Keys at rest (docs/docsite/rst/secrets.rst), the N2N key and the munge key of each cluster: in clear, or
+encrypted with the sysadmin's encryption_key.
 
 Note that this module util is PRIVATE to the collection. It can have breaking changes at any time.
 """
 
 from __future__ import annotations
 
-from typing import Optional, cast
+import base64
+import secrets
+from typing import Optional, Tuple
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _secrets
-from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_schema import HAS_SQLALCHEMY, DBError, InputError
+from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_schema import (
+    HAS_SQLALCHEMY, MUNGE_KEY_BYTES, DBError, InputError)
 
 if HAS_SQLALCHEMY:
     import sqlalchemy as sa
@@ -31,26 +35,42 @@ def key_cipher(encryption_key: Optional[str]) -> Optional[_secrets.Cipher]:
         raise InputError("encryption_key", str(exc))
 
 
-def _key_context(name: str) -> str:
-    return "mvc_clusters.n2n_key:%s" % name
+# The column of each key, and how messages name it.
+KEYS = {"n2n_key": "N2N key", "munge_key": "munge key"}
 
 
-def seal_key(cipher: Optional[_secrets.Cipher], name: str, key: str) -> str:
-    """The N2N key of cluster ``name`` as it is stored: encrypted with ``cipher``, or in clear without one."""
+def _key_context(name: str, column: str = "n2n_key") -> str:
+    # The column is in the context too: a box moved from one key's column to the other's does not decrypt.
+    return "mvc_clusters.%s:%s" % (column, name)
+
+
+def new_munge_key() -> str:
+    """A new munge key, as the slurm role's ``slurm_munge_key`` takes it: base64 of MUNGE_KEY_BYTES random bytes."""
+    return base64.b64encode(secrets.token_bytes(MUNGE_KEY_BYTES)).decode("ascii")
+
+
+def seal_key(cipher: Optional[_secrets.Cipher], name: str, key: str, column: str = "n2n_key") -> str:
+    """The key in ``column`` of cluster ``name`` as it is stored: encrypted with ``cipher``, or in clear without one."""
     if cipher is None:
         return key
-    sealed = cipher.encrypt(key, _key_context(name))
-    if len(sealed) > (cast(sa.String, T_CLUSTERS.c.n2n_key.type).length or 0):  # pragma: no cover - a 32-character key takes 110
-        raise DBError("the encrypted N2N key of cluster %s does not fit its column" % name)
+    sealed = cipher.encrypt(key, _key_context(name, column))
+    length = getattr(T_CLUSTERS.c[column].type, "length", None)  # None for Text
+    if length is not None and len(sealed) > length:  # pragma: no cover - a 32-character N2N key takes 110
+        raise DBError("the encrypted %s of cluster %s does not fit its column" % (KEYS[column], name))
     return sealed
 
 
-def open_key(cipher: _secrets.Cipher, name: str, stored: str) -> str:
+def open_key(cipher: _secrets.Cipher, name: str, stored: str, column: str = "n2n_key") -> str:
     try:
-        return cipher.decrypt(stored, _key_context(name))
+        return cipher.decrypt(stored, _key_context(name, column))
     except _secrets.SecretError as exc:
-        raise InputError("encryption_key", "does not decrypt the N2N key of cluster %s in the database: %s. Nothing "
-                                           "was changed" % (name, exc))
+        raise InputError("encryption_key", "does not decrypt the %s of cluster %s in the database: %s. Nothing "
+                                           "was changed" % (KEYS[column], name, exc))
+
+
+def holds_encrypted_keys(conn: "sa.Connection") -> bool:
+    return conn.execute(sa.select(T_CLUSTERS.c.id).where(sa.or_(
+        T_CLUSTERS.c.n2n_key.like("enc:%"), T_CLUSTERS.c.munge_key.like("enc:%"))).limit(1)).first() is not None
 
 
 def stored_key(conn: "sa.Connection", name: str, cipher: Optional[_secrets.Cipher], return_key: bool) -> Optional[str]:
@@ -80,6 +100,35 @@ def stored_key(conn: "sa.Connection", name: str, cipher: Optional[_secrets.Ciphe
     return stored
 
 
+def munge_key_of(conn: "sa.Connection", name: str, cipher: Optional[_secrets.Cipher],
+                 return_key: bool) -> Tuple[Optional[str], bool]:
+    """(the clear munge key of cluster ``name``, whether it is new), for register(); (None, False) when it is
+    encrypted and not needed, or when it cannot be made now.
+
+    Runs after stored_key(), before register() writes anything. A cluster that has none (new, or registered
+    before schema version 2) gets a new one, stored as its N2N key would be: never in clear in a database
+    that holds encrypted keys. There, without ``cipher``, it is made by a later registration with the key, and
+    ``return_key`` fails naming encryption_key.
+    """
+    row = conn.execute(sa.select(T_CLUSTERS.c.munge_key).where(T_CLUSTERS.c.name == name)).first()
+    stored = row.munge_key if row is not None else None
+    if stored is not None:
+        if not _secrets.is_encrypted(stored):
+            return str(stored), False
+        if cipher is not None:
+            return open_key(cipher, name, stored, "munge_key"), False
+        if return_key:
+            raise InputError("encryption_key", "the munge key of cluster %s is encrypted in the database; give "
+                                               "encryption_key to read it" % name)
+        return None, False
+    if cipher is None and holds_encrypted_keys(conn):
+        if return_key or row is None:
+            raise InputError("encryption_key", "cluster %s has no munge key yet and the database holds encrypted "
+                                               "keys; give encryption_key to make one" % name)
+        return None, False
+    return new_munge_key(), True
+
+
 def read_key(conn: "sa.Connection", name: str, cipher: Optional[_secrets.Cipher], field: str = "names") -> str:
     """The clear N2N key of the registered cluster ``name``, read without writing or locking anything.
 
@@ -95,3 +144,27 @@ def read_key(conn: "sa.Connection", name: str, cipher: Optional[_secrets.Cipher]
         raise InputError("encryption_key", "the N2N key of cluster %s is encrypted in the database; give "
                                            "encryption_key to read it" % name)
     return open_key(cipher, name, stored)
+
+
+def read_munge_key(conn: "sa.Connection", name: str, cipher: Optional[_secrets.Cipher],
+                   field: str = "names") -> Optional[str]:
+    """The clear munge key of the registered cluster ``name``, read without writing or locking anything; None
+    when it has none yet (registered before schema version 2, or in a database not migrated to it).
+
+    Errors as read_key's.
+    """
+    if "munge_key" not in set(c["name"] for c in sa.inspect(conn).get_columns("mvc_clusters")):
+        stored = None
+        if conn.execute(sa.select(T_CLUSTERS.c.id).where(T_CLUSTERS.c.name == name)).first() is None:
+            raise InputError(field, "cluster %s is not registered, so it has no munge key" % name)
+    else:
+        row = conn.execute(sa.select(T_CLUSTERS.c.munge_key).where(T_CLUSTERS.c.name == name)).first()
+        if row is None:
+            raise InputError(field, "cluster %s is not registered, so it has no munge key" % name)
+        stored = row.munge_key
+    if stored is None or not _secrets.is_encrypted(stored):
+        return None if stored is None else str(stored)
+    if cipher is None:
+        raise InputError("encryption_key", "the munge key of cluster %s is encrypted in the database; give "
+                                           "encryption_key to read it" % name)
+    return open_key(cipher, name, stored, "munge_key")

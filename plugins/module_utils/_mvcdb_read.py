@@ -5,7 +5,8 @@
 
 Note that this module util is PRIVATE to the collection. It can have breaking changes at any time.
 
-Nothing here writes; vcluster_info and the vcluster inventory plugin use only this (and ``_mvcdb_keys.read_key``).
+Nothing here writes; vcluster_info and the vcluster inventory plugin use only this (and ``_mvcdb_keys.read_key``,
+``read_munge_key``). The columns read here are named, so a database not yet migrated is read as well.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def edge_rows(conn: "sa.Connection", cluster_id: int) -> List[Row]:
 
 
 def make_plan(cluster: Row, nodes: List[Row], edges: List[Row], with_key: bool = False) -> Plan:
-    """The plan as returned to playbooks (the key only when asked for)."""
+    """The plan as returned to playbooks (the keys only when asked for)."""
     req = json.loads(cluster["request_json"])
     net = addr.parse_subnet(cluster["subnet"])
     out: Plan = {
@@ -78,11 +79,12 @@ def make_plan(cluster: Row, nodes: List[Row], edges: List[Row], with_key: bool =
     }
     if with_key:
         out["n2n_key"] = cluster["n2n_key"]
+        out["munge_key"] = cluster.get("munge_key")
     return out
 
 
 def read_clusters(conn: "sa.Connection", names: Optional[Iterable[str]] = None) -> List[Plan]:
-    """Every registered cluster's plan (never the key), for the inventory plugin."""
+    """Every registered cluster's plan (never a key), for the inventory plugin."""
     q = sa.select(T_CLUSTERS.c.id, T_CLUSTERS.c.name, T_CLUSTERS.c.owner, T_CLUSTERS.c.community,
                   T_CLUSTERS.c.request_json, T_CLUSTERS.c.request_digest, T_CLUSTERS.c.status,
                   T_SUBNETS.c.subnet).join(T_SUBNETS, T_SUBNETS.c.cluster_id == T_CLUSTERS.c.id)

@@ -21,7 +21,7 @@ from ansible_collections.cmc.mvc.plugins.module_utils import _addressing as addr
 from ansible_collections.cmc.mvc.plugins.module_utils import _placement
 from ansible_collections.cmc.mvc.plugins.module_utils import _request
 from ansible_collections.cmc.mvc.plugins.module_utils import _secrets
-from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_keys import seal_key, stored_key
+from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_keys import munge_key_of, seal_key, stored_key
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_read import (
     Row, cluster_row, comparable, edge_rows, host_rows, make_plan, node_rows)
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_schema import (
@@ -271,9 +271,12 @@ def _assign_edges(req: Row, net: Any, new_nodes: List[Row], old_edges: List[Row]
 
 
 def _write(conn: "sa.Connection", req: Row, net: Any, old: Optional[Row], clear_key: Optional[str],
-           cipher: Optional[_secrets.Cipher], new_nodes: List[Row], new_edges: List[Row], old_nodes: List[Row],
-           old_edges: List[Row], hosts_changed: bool, return_key: bool) -> Dict[str, Any]:
-    """Insert a new cluster (with its community, key and subnet) or update the registered one, and its children.
+           munge: Tuple[Optional[str], bool], cipher: Optional[_secrets.Cipher], new_nodes: List[Row],
+           new_edges: List[Row], old_nodes: List[Row], old_edges: List[Row], hosts_changed: bool,
+           return_key: bool) -> Dict[str, Any]:
+    """Insert a new cluster (with its community, keys and subnet) or update the registered one, and its children.
+
+    ``munge`` is munge_key_of()'s (clear munge key, whether it is new).
 
     Writes only when something changed; returns {"changed", "plan", "before", "after"}."""
     before = make_plan(old, old_nodes, old_edges) if old else None
@@ -286,6 +289,7 @@ def _write(conn: "sa.Connection", req: Row, net: Any, old: Optional[Row], clear_
         cid = _insert(conn, T_CLUSTERS.insert().values(
             name=req["name"], owner=req["owner"], community=community_for(req["name"], taken),
             n2n_key=seal_key(cipher, req["name"], clear_key),
+            munge_key=seal_key(cipher, req["name"], str(munge[0]), "munge_key"),
             request_json=request_json, request_digest=_request.digest(req), status=cstatus, created_at=now,
             updated_at=now))
         conn.execute(T_SUBNETS.insert().values(cluster_id=cid, subnet=str(net.cidr), first_ip=net.first, last_ip=net.last))
@@ -298,7 +302,12 @@ def _write(conn: "sa.Connection", req: Row, net: Any, old: Optional[Row], clear_
     if old is not None and cipher is not None and not _secrets.is_encrypted(old["n2n_key"]):
         # stored_key() decrypted or read it: the cluster exists.
         key_vals["n2n_key"] = seal_key(cipher, req["name"], str(clear_key))
-    after_cluster = dict(cluster, n2n_key=clear_key, **cluster_vals)
+    clear_munge, new_munge = munge
+    if old is not None and clear_munge is not None and (
+            new_munge or (cipher is not None and not _secrets.is_encrypted(old["munge_key"]))):
+        # A cluster registered before munge keys were kept gets one now, made once.
+        key_vals["munge_key"] = seal_key(cipher, req["name"], clear_munge, "munge_key")
+    after_cluster = dict(cluster, n2n_key=clear_key, munge_key=clear_munge, **cluster_vals)
     after = make_plan(after_cluster, new_nodes, new_edges, with_key=return_key)
     changed = hosts_changed or bool(key_vals) or comparable(before) != comparable(after) or (
         old is not None and old["request_digest"] != cluster_vals["request_digest"])
@@ -323,13 +332,14 @@ def register(conn: "sa.Connection", request: Any, containers: Optional[List[Row]
     Returns {"changed", "plan", "before", "after"}; before/after never hold the key. Raises a FieldError
     (RequestError, InputError, PlacementError or AddressingError) before the caller commits anything.
 
-    With ``cipher`` (key_cipher()), a new N2N key is stored encrypted and a clear one of this cluster is
-    re-written encrypted; without it, a new key is stored in clear. A missing or wrong ``cipher`` fails
-    before anything is written.
+    With ``cipher`` (key_cipher()), new N2N and munge keys are stored encrypted and clear ones of this cluster
+    are re-written encrypted; without it, new keys are stored in clear. A missing or wrong ``cipher`` fails
+    before anything is written. A cluster that has no munge key (registered before schema version 2) gets one.
     """
     # A Request has been checked already (the module's path); a plain dict has not (library callers, tests).
     req = request if isinstance(request, _request.Request) else _request.validate(request)
     clear_key = stored_key(conn, req["name"], cipher, return_key)
+    munge = munge_key_of(conn, req["name"], cipher, return_key)
     hosts_changed, hosts, known_sites = _known_hosts(conn, req, containers)
     old, old_nodes, old_edges = _existing(conn, req)
     count = req["compute"]["count"]
@@ -343,5 +353,5 @@ def register(conn: "sa.Connection", request: Any, containers: Optional[List[Row]
                                   existing, req["frontend"]["site"])
     new_nodes = _assign_nodes(conn, req, net, wanted, assignment, hosts, old_nodes, node_status)
     new_edges = _assign_edges(req, net, new_nodes, old_edges, hosts)
-    return _write(conn, req, net, old, clear_key, cipher, new_nodes, new_edges, old_nodes, old_edges, hosts_changed,
-                  return_key)
+    return _write(conn, req, net, old, clear_key, munge, cipher, new_nodes, new_edges, old_nodes, old_edges,
+                  hosts_changed, return_key)

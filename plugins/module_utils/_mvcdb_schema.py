@@ -29,13 +29,15 @@ else:
 
 from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_SQLITE = "~/.local/share/cmc-mvc/mvc.sqlite"
 DEFAULT_POOL = "10.200.0.0/16"
 DEFAULT_PREFIX = 24
 NODE_STATUSES = ("planned", "deployed", "failed")
 RETRIES = 8
 COMMUNITY_MAX = 16  # N2N v1 COMMUNITY_SIZE
+# Random bytes of a munge key: what Debian's ``mungekey -c`` writes; munge's minimum is 32.
+MUNGE_KEY_BYTES = 128
 
 
 class DBError(Exception):
@@ -77,6 +79,10 @@ if HAS_SQLALCHEMY:
         sa.Column("owner", sa.String(64), nullable=False),
         sa.Column("community", sa.String(COMMUNITY_MAX), nullable=False, unique=True),
         sa.Column("n2n_key", sa.String(128), nullable=False),
+        # Slurm's munge key (base64), kept as n2n_key is; NULL for a cluster registered before schema version 2
+        # until it is registered again. Text: sealed, 128 bytes take 297 characters, and the envelope grows with
+        # the key (1892 for munge's largest, 1024 bytes), so no later size change needs a migration.
+        sa.Column("munge_key", sa.Text, nullable=True),
         sa.Column("request_json", sa.Text, nullable=False),
         sa.Column("request_digest", sa.String(64), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
@@ -133,9 +139,17 @@ def _migrate_v1(conn: "sa.Connection") -> None:
     metadata.create_all(conn, tables=V1_TABLES)
 
 
+def _migrate_v2(conn: "sa.Connection") -> None:
+    # _migrate_v1 creates the tables as declared above, munge_key included, so only a database made at version 1
+    # lacks it. Checked rather than assumed, also because MariaDB commits this DDL before the version is written.
+    if "munge_key" not in set(c["name"] for c in sa.inspect(conn).get_columns("mvc_clusters")):
+        conn.execute(sa.text("ALTER TABLE mvc_clusters ADD COLUMN munge_key %s NULL"
+                             % T_CLUSTERS.c.munge_key.type.compile(dialect=conn.dialect)))
+
+
 # Forward migrations, applied in order; entry N brings the schema from version N to N+1. A later
 # migration alters tables with DDL of its own; it never edits an earlier entry.
-MIGRATIONS: List[Callable[["sa.Connection"], None]] = [_migrate_v1]
+MIGRATIONS: List[Callable[["sa.Connection"], None]] = [_migrate_v1, _migrate_v2]
 
 
 def _now() -> datetime.datetime:

@@ -25,8 +25,11 @@ description:
     blocks of O(overlay_prefix) bits, so pool allocations cannot overlap each other.
   - The N2N key is stored in the database, so protect it (a new SQLite file is created with mode C(0600), in a
     directory of mode C(0700)). It is never shown in diffs and returned only with O(return_key=true).
-  - With O(encryption_key), the N2N key is stored encrypted, and a key stored in clear by earlier runs is
-    re-written encrypted when its cluster is registered again (reported as a change). See
+  - Each cluster also gets a random munge key (Slurm's authentication), made once when it is registered and
+    never changed by a re-run, kept and returned as the N2N key is. A cluster registered before the collection
+    kept munge keys gets one when it is registered again (reported as a change).
+  - With O(encryption_key), the N2N and munge keys are stored encrypted, and keys stored in clear by earlier runs
+    are re-written encrypted when their cluster is registered again (reported as a change). See
     R(the secrets guide,ansible_collections.cmc.mvc.docsite.secrets) (C(docs/docsite/rst/secrets.rst)).
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
@@ -39,7 +42,7 @@ attributes:
   check_mode:
     details: Shows the plan and writes nothing (the whole transaction is rolled back).
   diff_mode:
-    details: The cluster, its nodes and edges before and after; never the N2N key.
+    details: The cluster, its nodes and edges before and after; never the N2N key or the munge key.
 options:
   request:
     description:
@@ -235,8 +238,11 @@ options:
     elements: str
   return_key:
     description:
-      - With O(state=present), also return the N2N key (as RV(n2n_key)). Use C(no_log) on such a task.
-      - To read the key of a registered cluster without registering it again, use M(cmc.mvc.vcluster_info)
+      - With O(state=present), also return the N2N key (as RV(n2n_key)) and the munge key (as RV(munge_key)). Use
+        C(no_log) on such a task.
+      - In a database that holds encrypted keys, a cluster that has no munge key yet needs O(encryption_key) to get
+        one; without it, this fails naming O(encryption_key).
+      - To read the keys of a registered cluster without registering it again, use M(cmc.mvc.vcluster_info)
         with O(cmc.mvc.vcluster_info#module:return_key=true), which takes no write lock.
     type: bool
     default: false
@@ -344,6 +350,12 @@ n2n_key:
   description: The N2N key of the cluster.
   returned: when O(return_key=true) and O(state=present)
   type: str
+munge_key:
+  description:
+    - The munge key of the cluster, base64 of 128 random bytes, as P(cmc.mvc.slurm#role) takes it in
+      C(slurm_munge_key). The same on every run.
+  returned: when O(return_key=true) and O(state=present)
+  type: str
 database:
   description: The database used, as a URL with any password masked.
   returned: always
@@ -375,6 +387,7 @@ def present(module: AnsibleModule, client: _mvcdb.ModuleClient) -> tuple[dict[st
     result = {"changed": out["changed"], "removed": _mvcdb.removed_parts(out["before"], out["after"])}
     if p["return_key"]:
         result["n2n_key"] = out["plan"].pop("n2n_key")
+        result["munge_key"] = out["plan"].pop("munge_key")
     result["vcluster"] = out["plan"]
     return result, out["before"], out["after"]
 

@@ -1,8 +1,8 @@
 """cmc.mvc.vcluster through ansible-playbook on a real PostgreSQL server, with the VM containers taken from the
 cmc.mvc.rocks inventory over the Rocks stand-in; then the cmc.mvc.vcluster inventory through ansible-inventory.
 The key is read as deploy_mvc reads it (vcluster_info) and the nodes marked deployed (state=deployed).
-Check mode writes nothing, a second run reports changed=0, and neither the N2N key nor the database password
-appears in any output, with -v and --diff."""
+Check mode writes nothing, a second run reports changed=0, and neither the N2N key, the munge key nor the
+database password appears in any output, with -v and --diff."""
 from __future__ import annotations
 
 import json
@@ -57,9 +57,11 @@ PLAYBOOK = """
       no_log: true
       when: state | default('present') == 'present'
 
-    - name: The key came back
+    - name: The keys came back
       ansible.builtin.assert:
-        that: mvc_key.n2n_key | length >= 32
+        that:
+          - mvc_key.n2n_key | length >= 32
+          - mvc_key.munge_key | b64decode(encoding='latin-1') | length == 128
         quiet: true
       when: state | default('present') == 'present'
 
@@ -120,16 +122,18 @@ def test_vcluster_module_and_inventory_through_ansible(tmp_path, pg):
     out1, changed = play()
     assert changed == 2  # registered, then marked deployed
     with admin.connect() as conn:
-        key = conn.execute(sa.text("SELECT n2n_key FROM mvc_clusters WHERE name = 'lab-1'")).scalar()
+        key, munge = conn.execute(sa.text("SELECT n2n_key, munge_key FROM mvc_clusters WHERE name = 'lab-1'")).one()
         containers = conn.execute(sa.text("SELECT count(*) FROM mvc_hosts")).scalar()
         nodes = conn.execute(sa.text("SELECT name, mac FROM mvc_nodes ORDER BY name")).all()
-    assert len(key) >= 32 and containers > 0 and len(nodes) == 5
+    assert len(key) >= 32 and len(munge) > 100 and containers > 0 and len(nodes) == 5
     assert all(mac.startswith("00:16:3e:") for _n, mac in nodes)
     with admin.connect() as conn:
         assert conn.execute(sa.text("SELECT DISTINCT status FROM mvc_nodes")).all() == [("deployed",)]
 
     out2, changed = play()
     assert changed == 0
+    with admin.connect() as conn:
+        assert conn.execute(sa.text("SELECT munge_key FROM mvc_clusters WHERE name = 'lab-1'")).scalar() == munge
     out3, changed = play("-e", "count=6")
     assert changed == 2 and "lab-1-compute-5" in out3  # two new nodes, planned, then deployed
     with admin.connect() as conn:
@@ -155,4 +159,5 @@ def test_vcluster_module_and_inventory_through_ansible(tmp_path, pg):
         assert conn.execute(sa.text("SELECT count(*) FROM mvc_clusters")).scalar() == 0
     admin.dispose()
     for text in (out, out1, out2, out3, out4, inv.stdout, inv.stderr):
-        assert key not in text and server["password"] not in text
+        assert key not in text and munge not in text and server["password"] not in text
+    assert "munge" not in json.dumps(listing)

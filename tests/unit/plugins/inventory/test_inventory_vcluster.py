@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 
 import pytest
@@ -83,6 +85,33 @@ def test_groups_hostvars_and_no_key(tmp_path):
     everything = json.dumps(dict((h, dict((k, str(v)) for k, v in inv.get_host(h).get_vars().items()))
                                  for h in inv.hosts))
     assert one["n2n_key"] not in everything and two["n2n_key"] not in everything and "n2n_key" not in everything
+    assert one["munge_key"] not in everything and two["munge_key"] not in everything and "munge" not in everything
+
+
+def test_ansible_inventory_output_has_no_key(tmp_path):
+    """What a user sees: ``ansible-inventory --list`` and ``--host``, with -vvv, holds neither key."""
+    plan = _register(tmp_path / "mvc.sqlite", "lab1", 1)
+    assert len(plan["munge_key"]) > 100 and len(plan["n2n_key"]) >= 32
+    (tmp_path / "mvc.vcluster.yml").write_text("plugin: cmc.mvc.vcluster\ndatabase: mvc.sqlite\n")
+    # The directory that holds ansible_collections/cmc/mvc, wherever this run imports the collection from.
+    collections = os.path.dirname(_mvcdb.__file__).rsplit(os.sep + "ansible_collections" + os.sep, 1)[0]
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_INVENTORY_UNPARSED_FAILED="true",
+               ANSIBLE_INVENTORY_ENABLED="cmc.mvc.vcluster")
+    texts = []
+    for args in (["--list"], ["--host", "lab1-frontend"]):
+        proc = subprocess.run([sys.executable, "-m", "ansible.cli.inventory", "-vvv", "-i",
+                               str(tmp_path / "mvc.vcluster.yml")] + args,
+                              env=env, cwd=str(tmp_path), capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        texts.append(proc.stdout + proc.stderr)
+    listing, host = (json.loads(t[t.index("\n{") + 1:t.rindex("}") + 1]) for t in texts)
+    assert sorted(listing["_meta"]["hostvars"]) == ["lab1-compute-0", "lab1-frontend"]
+    assert sorted(host) == sorted(listing["_meta"]["hostvars"]["lab1-frontend"]) and "mvc_overlay_ip" in host
+    # No key, nor any variable named after one (the paths in -vvv may hold any word).
+    assert not [k for k in host if "key" in k or "munge" in k]
+    assert "munge" not in json.dumps([listing, host]) and "n2n_key" not in json.dumps([listing, host])
+    for text in texts:
+        assert plan["munge_key"] not in text and plan["n2n_key"] not in text
 
 
 def test_compose_groups_keyed_groups_and_filter(tmp_path):
