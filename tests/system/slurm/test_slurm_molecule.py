@@ -1,8 +1,9 @@
 # Copyright (c) cmc.mvc contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Runs the Molecule scenario extensions/molecule/slurm_cluster (the cmc.mvc.slurm role on a frontend and two
-compute containers at two sites: sinfo lines, jobs by partition and feature, --switches, MPI over PMIx, identical
-slurm.conf, check mode, idempotence) under mitogen, and checks that the munge key never shows in the -vvv log."""
+"""Runs the Molecule scenario extensions/molecule/slurm_cluster (the cmc.mvc.slurm and cmc.mvc.openmpi roles on a
+frontend and two compute containers at two sites: sinfo lines, jobs by partition and feature, --switches, MPI jobs
+as a user over PMIx and mpirun with no warnings, identical slurm.conf and MCA parameters, check mode, idempotence)
+under mitogen, and checks that the munge key never shows in the -vvv log."""
 from __future__ import annotations
 
 import base64
