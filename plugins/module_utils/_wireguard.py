@@ -178,6 +178,8 @@ def render_hub(p: t.Mapping[str, t.Any], check_mode: bool = False) -> dict[str, 
     v = "wireguard_hub_"
     interface = check_ifname(p.get("interface"), v + "interface")
     port = check_port(p.get("port"), v + "port")
+    if p.get("state") == "absent":
+        p = dict(p, address="10.255.255.254/30", underlay_mtu=1500, underlay_family="ipv6", peers=[])
     address = check_transport(p.get("address"), v + "address")
     implementation = check_implementation(p.get("implementation"), v + "implementation")
     wg_mtu, cluster_mtu = mtus(p.get("underlay_mtu"), p.get("underlay_family"), v + "underlay")
@@ -216,6 +218,11 @@ def render_edge(p: t.Mapping[str, t.Any], host: str = "localhost", check_mode: b
     """Edge settings from the role's variables (keys without the ``wireguard_edge_`` prefix)."""
     v = "wireguard_edge_"
     interface = check_ifname(p.get("interface"), v + "interface")
+    if p.get("state") == "absent":
+        # Removal needs names only: the other settings may be gone from the inventory already.
+        p = dict(p, address="10.255.255.254/30", underlay_mtu=1500, underlay_family="ipv6", keepalive=25,
+                 hub_endpoint="absent.invalid:51820", hub_public_key=None)
+        check_mode = True
     address = check_transport(p.get("address"), v + "address")
     implementation = check_implementation(p.get("implementation"), v + "implementation")
     wg_mtu, max_mtu = mtus(p.get("underlay_mtu"), p.get("underlay_family"), v + "underlay")

@@ -143,3 +143,12 @@ def test_removal_needs_names_only():
                                                                                 ("c9", "absent", "mvc-c9")]
     one = wireguard_edge(dict(EDGE, clusters=[EDGE["clusters"][0], {"name": "c2", "state": "absent"}]))
     assert [c["state"] for c in one["clusters"]] == ["present", "absent"] and "env" not in one["clusters"][1]
+
+
+def test_removal_of_everything_needs_no_address_key_or_endpoint():
+    out = wireguard_edge({"interface": "wg-mvc", "implementation": "kernel", "vxlan_port": 4789, "state": "absent",
+                          "clusters": [{"name": "c1"}]})
+    assert out["clusters"][0]["state"] == "absent" and out["interface"] == "wg-mvc"
+    hub = wireguard_hub({"interface": "wg-mvc", "port": 51820, "implementation": "kernel", "state": "absent",
+                         "peers": [{"name": "x"}]})
+    assert hub["peers"] == []
