@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and removes the n2n test topology on this host (root):
+# Builds and removes the NAT test topology of the overlay scenarios (n2n_overlay: prefix mvcn2n, wireguard_overlay:
+# mvcwg) on this host (root):
 #   WAN (namespace mvcn2n-wan, bridge wan0, 198.51.100.0/24) with the supernode container (198.51.100.10);
 #   site A and site B, each a private 10.0.0.0/24 LAN behind its own MASQUERADE router namespace
 #   (198.51.100.1 and .2). Both sites use the same private subnet; nothing routes between them but NAT.
