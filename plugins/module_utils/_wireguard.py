@@ -249,15 +249,15 @@ def render_edge(p: t.Mapping[str, t.Any], host: str = "localhost", check_mode: b
             raise WireGuardError(where + ".state", "expected present or absent, got %r" % (state,))
         vxlan = check_ifname(c.get("vxlan") or ifname(VXLAN_PREFIX, name), where + ".vxlan")
         bridge = check_ifname(c.get("bridge") or ifname(BRIDGE_PREFIX, name), where + ".bridge")
-        out = {"name": name, "state": state, "vxlan": vxlan, "bridge": bridge,
+        out: dict[str, t.Any] = {"name": name, "state": state, "vxlan": vxlan, "bridge": bridge,
                "env_path": "%s/vxlan-%s.env" % (CONFIG_DIR, name)}
-        keys = [("name", name), ("vxlan", vxlan), ("bridge", bridge)]
+        keys: list[tuple[str, t.Any]] = [("name", name), ("vxlan", vxlan), ("bridge", bridge)]
         if state == "present":
             vni = check_vni(c.get("vni"), where + ".vni")
             mtu = max_mtu if c.get("mtu") in (None, "") else _int(
                 c.get("mtu"), where + ".mtu", MIN_CLUSTER_MTU, max_mtu,
                 "an MTU between the IPv6 minimum and the underlay's MTU - %d - %d"
-                % (WG_OVERHEAD[p.get("underlay_family")], VXLAN_OVERHEAD))
+                % (WG_OVERHEAD[str(p.get("underlay_family"))], VXLAN_OVERHEAD))
             peers = c.get("peers") or []
             if not isinstance(peers, list):
                 raise WireGuardError(where + ".peers", "expected a list of transport addresses")
