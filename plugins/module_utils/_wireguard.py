@@ -110,7 +110,7 @@ def check_transport(value: t.Any, field: str) -> ipaddress.IPv4Interface:
 def check_host_address(value: t.Any, field: str, network: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
     """A plain IPv4 address (a peer's transport address) that must lie in ``network``."""
     try:
-        ip = ipaddress.IPv4Address(str(value).split("/")[0] if isinstance(value, str) else value)
+        ip = ipaddress.IPv4Address(value.split("/", maxsplit=1)[0] if isinstance(value, str) else value)
     except (ipaddress.AddressValueError, ValueError):
         raise WireGuardError(field, "expected an IPv4 transport address such as 10.250.0.2, got %r" % (value,))
     if isinstance(value, str) and "/" in value and value.split("/")[1] != "32":
@@ -159,10 +159,9 @@ def config_text(comment: str, interface: dict[str, t.Any], peers: list[dict[str,
         lines += ["", "# " + peer["name"], "[Peer]"]
         if peer["public_key"] is None:
             lines.append("# PublicKey: not known yet (check mode)")
-        lines += ["%s = %s" % (k, peer[k2]) for k, k2 in (("PublicKey", "public_key"), ("Endpoint", "endpoint"),
-                                                           ("AllowedIPs", "allowed_ips"),
-                                                           ("PersistentKeepalive", "keepalive"))
-                  if peer.get(k2) is not None]
+        fields = (("PublicKey", "public_key"), ("Endpoint", "endpoint"), ("AllowedIPs", "allowed_ips"),
+                  ("PersistentKeepalive", "keepalive"))
+        lines += ["%s = %s" % (k, peer[k2]) for k, k2 in fields if peer.get(k2) is not None]
     return "\n".join(lines) + "\n"
 
 
@@ -226,7 +225,7 @@ def render_edge(p: t.Mapping[str, t.Any], host: str = "localhost", check_mode: b
     address = check_transport(p.get("address"), v + "address")
     implementation = check_implementation(p.get("implementation"), v + "implementation")
     wg_mtu, max_mtu = mtus(p.get("underlay_mtu"), p.get("underlay_family"), v + "underlay")
-    _, _, family = check_endpoint(p.get("hub_endpoint"), v + "hub_endpoint")
+    family = check_endpoint(p.get("hub_endpoint"), v + "hub_endpoint")[2]
     if family == "ipv6" and p.get("underlay_family") == "ipv4":
         raise WireGuardError(v + "underlay_family", "ipv4, but wireguard_edge_hub_endpoint is an IPv6 address")
     hub_key = check_public_key(p.get("hub_public_key"), v + "hub_public_key", check_mode)
@@ -250,7 +249,7 @@ def render_edge(p: t.Mapping[str, t.Any], host: str = "localhost", check_mode: b
         vxlan = check_ifname(c.get("vxlan") or ifname(VXLAN_PREFIX, name), where + ".vxlan")
         bridge = check_ifname(c.get("bridge") or ifname(BRIDGE_PREFIX, name), where + ".bridge")
         out: dict[str, t.Any] = {"name": name, "state": state, "vxlan": vxlan, "bridge": bridge,
-               "env_path": "%s/vxlan-%s.env" % (CONFIG_DIR, name)}
+                                 "env_path": "%s/vxlan-%s.env" % (CONFIG_DIR, name)}
         keys: list[tuple[str, t.Any]] = [("name", name), ("vxlan", vxlan), ("bridge", bridge)]
         if state == "present":
             vni = check_vni(c.get("vni"), where + ".vni")

@@ -137,10 +137,10 @@ def test_edge_clusters_are_checked_and_share_nothing(patch, field):
 
 
 def test_removal_needs_names_only():
-    out = wireguard_edge(dict(EDGE, state="absent", clusters=[{"name": "c1"}, {"name": "c9", "state": "present",
-                                                                                "vni": 0}]))
-    assert [(c["name"], c["state"], c["bridge"]) for c in out["clusters"]] == [("c1", "absent", "mvc-c1"),
-                                                                                ("c9", "absent", "mvc-c9")]
+    listed = [{"name": "c1"}, {"name": "c9", "state": "present", "vni": 0}]
+    out = wireguard_edge(dict(EDGE, state="absent", clusters=listed))
+    assert [(c["name"], c["state"], c["bridge"]) for c in out["clusters"]] == [
+        ("c1", "absent", "mvc-c1"), ("c9", "absent", "mvc-c9")]
     one = wireguard_edge(dict(EDGE, clusters=[EDGE["clusters"][0], {"name": "c2", "state": "absent"}]))
     assert [c["state"] for c in one["clusters"]] == ["present", "absent"] and "env" not in one["clusters"][1]
 
