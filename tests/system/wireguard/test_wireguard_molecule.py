@@ -40,7 +40,7 @@ class KeyCollector(threading.Thread):
                 lines = proc.stdout.split()
                 if proc.returncode == 0 and len(lines) == 2:
                     self.keys[host] = (lines[0], lines[1])
-            self.stop.wait(1)
+            self.stop.wait(2)
 
 
 def test_wireguard_overlay_scenario(tmp_path):
