@@ -66,8 +66,13 @@ up() {
   done
   # SYS_ADMIN: systemd in the container can then make the mount namespaces that the units' sandboxing
   # (ProtectSystem, PrivateTmp, DynamicUser, ...) needs, as on a real host; without it they fail with 226/NAMESPACE.
+  # The public host forwards for the WireGuard hub; /proc/sys is read-only inside, so its interfaces made later
+  # (wg-mvc) take forwarding from the namespace's default, set here. The n2n supernode does not route: no effect.
+  local extra
   for h in "${all[@]}"; do
-    podman run -d --name "$p-$h" --hostname "$h" --network none --systemd=always \
+    extra=()
+    if [ "$h" = sn ]; then extra=(--sysctl net.ipv4.conf.default.forwarding=1); fi
+    podman run -d --name "$p-$h" --hostname "$h" --network none --systemd=always "${extra[@]}" \
       --cap-add NET_ADMIN,NET_RAW,SYS_ADMIN --device /dev/net/tun "$image" /sbin/init >/dev/null
   done
   attach sn wan wan0 198.51.100.10/24
