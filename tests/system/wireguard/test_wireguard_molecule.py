@@ -29,11 +29,18 @@ class KeyCollector(threading.Thread):
         super().__init__(daemon=True)
         self.stop = threading.Event()
         self.keys = {}  # host -> (private, public)
+        # Containers left by an earlier run hold other keys: only those that this run's create makes count.
+        self.old = {host: self.container_id(host) for host in HOSTS}
+
+    @staticmethod
+    def container_id(host):
+        proc = subprocess.run(["podman", "inspect", "-f", "{{.Id}}", host], capture_output=True, text=True, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else None
 
     def run(self):
         while not self.stop.is_set() and len(self.keys) < len(HOSTS):
             for host in HOSTS:
-                if host in self.keys:
+                if host in self.keys or self.container_id(host) in (None, self.old[host]):
                     continue
                 proc = subprocess.run(["podman", "exec", host, "sh", "-c", "cat %s && wg pubkey < %s" % (KEY, KEY)],
                                       capture_output=True, text=True, check=False)
