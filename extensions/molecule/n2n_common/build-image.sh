@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Builds (once) the Debian 12 systemd image that the n2n Molecule scenarios run.
+# Builds (once) the Debian 12 systemd image that the overlay Molecule scenarios run (n2n_overlay and
+# wireguard_overlay: one image, so one build serves both).
 # The tag is a hash of this script, so the image is rebuilt only when the recipe changes.
 # Containers have no internet: everything the roles install must already be in the image
 # (python3-apt lets the apt module see that n2n is installed).
 # Usage: build-image.sh  -> prints the image name on stdout; progress on stderr.
 set -euo pipefail
-packages=systemd-sysv,dbus,python3,python3-apt,n2n,iproute2,bridge-utils,iputils-ping,iptables,iperf3,procps
+# wireguard-go: these containers cannot load the kernel's wireguard module; the roles run the userspace one here.
+packages=systemd-sysv,dbus,python3,python3-apt,n2n,wireguard-tools,wireguard-go,iproute2,bridge-utils,iputils-ping
+packages=$packages,iptables,iperf3,procps
 suite=bookworm
 mirror=${MVC_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 recipe=$(cat "$0"; echo "$packages $suite")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and removes the n2n test topology on this host (root):
+# Builds and removes the NAT test topology of the overlay scenarios (n2n_overlay: prefix mvcn2n, wireguard_overlay:
+# mvcwg) on this host (root):
 #   WAN (namespace mvcn2n-wan, bridge wan0, 198.51.100.0/24) with the supernode container (198.51.100.10);
 #   site A and site B, each a private 10.0.0.0/24 LAN behind its own MASQUERADE router namespace
 #   (198.51.100.1 and .2). Both sites use the same private subnet; nothing routes between them but NAT.
@@ -65,8 +66,13 @@ up() {
   done
   # SYS_ADMIN: systemd in the container can then make the mount namespaces that the units' sandboxing
   # (ProtectSystem, PrivateTmp, DynamicUser, ...) needs, as on a real host; without it they fail with 226/NAMESPACE.
+  # The public host forwards for the WireGuard hub; /proc/sys is read-only inside, so its interfaces made later
+  # (wg-mvc) take forwarding from the namespace's default, set here. The n2n supernode does not route: no effect.
+  local extra
   for h in "${all[@]}"; do
-    podman run -d --name "$p-$h" --hostname "$h" --network none --systemd=always \
+    extra=()
+    if [ "$h" = sn ]; then extra=(--sysctl net.ipv4.conf.default.forwarding=1); fi
+    podman run -d --name "$p-$h" --hostname "$h" --network none --systemd=always "${extra[@]}" \
       --cap-add NET_ADMIN,NET_RAW,SYS_ADMIN --device /dev/net/tun "$image" /sbin/init >/dev/null
   done
   attach sn wan wan0 198.51.100.10/24
