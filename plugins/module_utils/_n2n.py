@@ -133,10 +133,10 @@ def check_supernode(value: t.Any, field: str = "supernode") -> tuple[str, int]:
     return host, check_port(port, field)
 
 
-def check_address(value: t.Any, field: str = "address") -> ipaddress.IPv4Interface:
-    """``IP/PREFIX`` -> ipaddress.IPv4Interface (the prefix is required)."""
+def check_address(value: t.Any, field: str = "address", example: str = "10.200.1.1/24") -> ipaddress.IPv4Interface:
+    """``IP/PREFIX`` -> ipaddress.IPv4Interface (the prefix is required); ``example`` is quoted in the error."""
     if not isinstance(value, str) or "/" not in value:
-        raise N2NError(field, "expected an IPv4 address with prefix such as 10.200.1.1/24, got %r" % (value,))
+        raise N2NError(field, "expected an IPv4 address with prefix such as %s, got %r" % (example, value))
     try:
         iface = ipaddress.IPv4Interface(value)
     except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError) as exc:

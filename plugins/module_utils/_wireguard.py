@@ -26,7 +26,7 @@ import re
 import typing as t
 
 from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
-from ansible_collections.cmc.mvc.plugins.module_utils._n2n import ifname
+from ansible_collections.cmc.mvc.plugins.module_utils._n2n import check_address, ifname
 
 WireGuardError = FieldError
 
@@ -94,17 +94,9 @@ def check_public_key(value: t.Any, field: str, check_mode: bool = False) -> str 
 
 
 def check_transport(value: t.Any, field: str) -> ipaddress.IPv4Interface:
-    """The transport address with its prefix (``10.250.0.1/24``), IPv4: VXLAN runs over it."""
-    if not isinstance(value, str) or "/" not in value:
-        raise WireGuardError(field, "expected an IPv4 address with prefix such as 10.250.0.1/24, got %r" % (value,))
-    try:
-        iface = ipaddress.IPv4Interface(value)
-    except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError) as exc:
-        raise WireGuardError(field, "%r is not a valid IPv4 address/prefix (%s)" % (value, exc))
-    net = iface.network
-    if net.prefixlen > 30 or iface.ip in (net.network_address, net.broadcast_address):
-        raise WireGuardError(field, "%s is a network or broadcast address, or the prefix is longer than /30" % value)
-    return iface
+    """The transport address with its prefix (``10.250.0.1/24``), IPv4: VXLAN runs over it. The same rules as an
+    N2N edge's address."""
+    return check_address(value, field, example="10.250.0.1/24")
 
 
 def check_host_address(value: t.Any, field: str, network: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
