@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.cmc.mvc.plugins.plugin_utils._ssh import proxy_command, proxy_option
+
 
 def ssh_argv(hostvars: t.Any, options: t.Iterable[t.Any] | None = None, forward: str | None = None) -> list[str]:
     """The ssh argv that reaches the host described by ``hostvars`` (its Ansible connection variables).
@@ -36,20 +38,13 @@ def ssh_argv(hostvars: t.Any, options: t.Iterable[t.Any] | None = None, forward:
     return argv + [str(hostvars["ansible_host"])]
 
 
-def _proxy_command(hostvars: t.Any, options: t.Iterable[t.Any] | None = None) -> str:
-    # ssh expands % tokens in a ProxyCommand: those of the inner command are doubled, only -W %h:%p is left.
-    argv = ssh_argv(hostvars, options)
-    inner = " ".join(shlex.quote(a.replace("%", "%%")) for a in argv[:-1])
-    return "%s -W %%h:%%p %s" % (inner, shlex.quote(argv[-1]))
-
-
 def ssh_proxy_args(hostvars: t.Any, options: t.Iterable[t.Any] | None = None) -> str:
     """``-o ProxyCommand=...`` for ``ansible_ssh_common_args`` of a host reached through the host of ``hostvars``.
 
     ssh expands ``%`` tokens in a ProxyCommand, so those of the inner command (its own ProxyCommand's ``%h``)
-    are doubled; only the outer ``-W %h:%p`` is left for ssh to fill in.
+    are doubled; only the outer ``-W [%h]:%p`` is left for ssh to fill in.
     """
-    return "-o ProxyCommand=" + shlex.quote(_proxy_command(hostvars, options))
+    return proxy_option(ssh_argv(hostvars, options))
 
 
 def _config_word(value: t.Any, what: str) -> str:
@@ -81,7 +76,7 @@ def ssh_config(nodes: t.Any, hostvars: t.Any, user: str | None = None, options: 
             lines.append("  User " + _config_word(user, "user"))
         if identity:
             lines += ["  IdentityFile " + _config_word(identity, "identity file"), "  IdentitiesOnly yes"]
-        lines.append("  ProxyCommand " + _proxy_command(hostvars[node["dom0"]], options))
+        lines.append("  ProxyCommand " + proxy_command(ssh_argv(hostvars[node["dom0"]], options)))
     return "\n".join(lines) + "\n"
 
 

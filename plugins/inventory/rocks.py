@@ -177,6 +177,7 @@ from ansible.module_utils.common.text.converters import to_native, to_text
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _rocks
 from ansible_collections.cmc.mvc.plugins.plugin_utils._inventory import MVCInventoryBase
+from ansible_collections.cmc.mvc.plugins.plugin_utils._ssh import proxy_command
 from ansible_collections.cmc.mvc.plugins.plugin_utils._unsafe import make_unsafe
 
 APPLIANCE_GROUPS = {"frontend": "frontends", "compute": "compute", "vm-container": "vm_containers",
@@ -218,10 +219,8 @@ def _proxy_command(hops: t.Iterable[Hop], common: t.Iterable[str]) -> str:
     for user, host, port in hops:
         argv = ["ssh"] + list(common) + ["-p", str(port or 22)] + (["-l", user] if user else [])
         if cmd is not None:
-            # The ssh running this command expands %-tokens once: the inner command's own tokens must
-            # reach the inner ssh intact.
-            argv += ["-o", "ProxyCommand=" + cmd.replace("%", "%%")]
-        cmd = " ".join(shlex.quote(a) for a in argv + ["-W", "[%h]:%p", host])
+            argv += ["-o", "ProxyCommand=" + cmd]
+        cmd = proxy_command(argv + [host])
     return t.cast(str, cmd)  # every caller gives at least one hop
 
 

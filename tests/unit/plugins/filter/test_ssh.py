@@ -29,7 +29,7 @@ def test_ssh_proxy_args_double_only_the_inner_percent_tokens():
     assert words[0] == "-o" and words[1].startswith("ProxyCommand=")
     command = shlex.split(words[1][len("ProxyCommand="):])
     assert command[:3] == ["ssh", "-o", "ProxyCommand=ssh -i /lab/key -W %%h:%%p -l root 198.51.100.11"]
-    assert command[-3:] == ["-W", "%h:%p", "10.1.255.254"]
+    assert command[-3:] == ["-W", "[%h]:%p", "10.1.255.254"]
 
 
 def test_a_host_without_address_is_an_error():
@@ -74,7 +74,7 @@ def test_ssh_config_names_each_node_and_goes_through_its_dom0():
     # The ProxyCommand is the same command as ssh_proxy_args gives, and reaches the node's own Dom0.
     assert fe["ProxyCommand"] == shlex.split(ssh_proxy_args(DOM0, ["-o", "BatchMode=yes"]))[1][len("ProxyCommand="):]
     command = shlex.split(blocks["lab1-compute-0"]["ProxyCommand"])
-    assert command[-3:] == ["-W", "%h:%p", "10.2.255.254"] and "BatchMode=yes" in command
+    assert command[-3:] == ["-W", "[%h]:%p", "10.2.255.254"] and "BatchMode=yes" in command
     assert "%%h:%%p" in blocks["lab1-compute-0"]["ProxyCommand"]  # the Dom0's own jump, escaped
 
 
@@ -101,4 +101,4 @@ def test_openssh_reads_the_config_as_meant(tmp_path):
     out = subprocess.run(["ssh", "-G", "-F", str(path), "lab1-frontend"], capture_output=True, text=True, check=True).stdout
     resolved = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
     assert resolved["hostname"] == "10.200.1.1" and resolved["user"] == "alice"
-    assert shlex.split(resolved["proxycommand"])[-3:] == ["-W", "%h:%p", "10.1.255.254"]
+    assert shlex.split(resolved["proxycommand"])[-3:] == ["-W", "[%h]:%p", "10.1.255.254"]
