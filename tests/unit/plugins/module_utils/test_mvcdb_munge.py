@@ -12,25 +12,12 @@ import sqlalchemy as sa
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb as m
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb_keys
+from ansible_collections.cmc.mvc.tests.unit.plugins.module_utils.mvcdb_data import containers, register, request
 
 PASSPHRASE = "munge passphrase 7"
 # mvc_clusters as schema version 1 made it (the collection before munge keys).
 V1_CLUSTER_COLUMNS = ["id", "name", "owner", "community", "n2n_key", "request_json", "request_digest", "status",
                       "created_at", "updated_at"]
-
-
-def containers():
-    return m.normalize_containers([
-        {"inventory_hostname": "vm-container-0-%d.%s" % (i, s), "mvc_site": s,
-         "mvc_free": {"cpus": 8, "memory_mb": 8192, "disk_gb": 100}} for s in ("osaka", "sdsc") for i in range(2)])
-
-
-def request(name="lab1", count=2):
-    return {"name": name, "owner": "alice", "compute": {"count": count}}
-
-
-def register(db, req, conts=None, passphrase=None, **kw):
-    return db.run(lambda conn: m.register(conn, req, conts, cipher=m.key_cipher(passphrase), **kw))
 
 
 def dump(db):

@@ -11,22 +11,9 @@ import sqlalchemy as sa
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb as m
 from ansible_collections.cmc.mvc.plugins.module_utils import _secrets
+from ansible_collections.cmc.mvc.tests.unit.plugins.module_utils.mvcdb_data import containers, register, request
 
 PASSPHRASE = "correct horse battery staple"
-
-
-def containers():
-    return m.normalize_containers([
-        {"inventory_hostname": "vm-container-0-%d.%s" % (i, s), "mvc_site": s,
-         "mvc_free": {"cpus": 8, "memory_mb": 8192, "disk_gb": 100}} for s in ("osaka", "sdsc") for i in range(2)])
-
-
-def request(name="lab1", count=2):
-    return {"name": name, "owner": "alice", "compute": {"count": count}}
-
-
-def register(db, req, conts=None, passphrase=None, **kw):
-    return db.run(lambda conn: m.register(conn, req, conts, cipher=m.key_cipher(passphrase), **kw))
 
 
 def files_bytes(db):

@@ -12,10 +12,8 @@ import time
 import pytest
 
 from ansible_collections.cmc.mvc.plugins.modules import vcluster, vcluster_info
+from ansible_collections.cmc.mvc.tests.unit.plugins.module_utils.mvcdb_data import CONTAINERS, REQUEST
 
-CONTAINERS = [{"inventory_hostname": "vm-container-0-%d.%s" % (i, s), "mvc_site": s,
-               "mvc_free": {"cpus": 8, "memory_mb": 8192, "disk_gb": 100}} for s in ("osaka", "sdsc") for i in range(2)]
-REQUEST = {"name": "lab1", "owner": "alice", "compute": {"count": 2}}
 PASSPHRASE = "vault-given passphrase 42"
 
 
