@@ -75,6 +75,23 @@ supernode:
     running: {description: "The unit is active.", type: bool}
     enabled: {description: "The unit is enabled.", type: bool}
     port: {description: "UDP port from the unit or config, or null.", type: int}
+    received_bytes:
+      description:
+        - Bytes the supernode received since its unit started (systemd's IP accounting), or null when systemd has
+          no count (the unit is not running, or was started without C(IPAccounting=yes)).
+        - With n2n v1 every guest-to-guest frame between sites goes through the supernode, so this is the relayed
+          traffic plus the edges' registrations.
+      type: int
+      version_added: 0.2.0
+    sent_bytes:
+      description: Bytes the supernode sent since its unit started, or null as for RV(supernode.received_bytes).
+      type: int
+      version_added: 0.2.0
+    since:
+      description: When the unit started (systemd's C(ActiveEnterTimestamp)), or null when it is not running.
+      type: str
+      sample: Mon 2026-11-30 23:05:12 UTC
+      version_added: 0.2.0
 """
 
 import json
@@ -90,10 +107,19 @@ SUPERNODE_UNIT = "/etc/systemd/system/mvc-n2n-supernode.service"
 SUPERNODE_CONF = "/etc/n2n/mvc/supernode.conf"
 
 
+def unit_props(module: AnsibleModule, unit: str, *names: str) -> dict[str, str]:
+    rc, out, err = module.run_command(["systemctl", "show", "--property=" + ",".join(names), unit])
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
 def unit_state(module: AnsibleModule, unit: str) -> tuple[bool, bool]:
-    rc, out, err = module.run_command(["systemctl", "show", "--property=ActiveState,UnitFileState", unit])
-    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    props = unit_props(module, unit, "ActiveState", "UnitFileState")
     return props.get("ActiveState") == "active", props.get("UnitFileState") == "enabled"
+
+
+def counter(value: str | None) -> int | None:
+    """A systemd byte counter, or None for "[no data]" (and UINT64_MAX, which older systemd prints instead)."""
+    return int(value) if value and value.isdigit() and int(value) < 2 ** 64 - 1 else None
 
 
 def links(module: AnsibleModule) -> dict[str, dict[str, t.Any]]:
@@ -156,9 +182,17 @@ def main() -> None:
             # v1 has no management interface to ask for peers.
             "peers": None,
         })
-    supernode: dict[str, t.Any] = {"installed": os.path.exists(SUPERNODE_UNIT), "running": False, "enabled": False, "port": None}
+    supernode: dict[str, t.Any] = {"installed": os.path.exists(SUPERNODE_UNIT), "running": False, "enabled": False,
+                                   "port": None, "received_bytes": None, "sent_bytes": None, "since": None}
     if supernode["installed"]:
-        supernode["running"], supernode["enabled"] = unit_state(module, "mvc-n2n-supernode.service")
+        props = unit_props(module, "mvc-n2n-supernode.service", "ActiveState", "UnitFileState", "IPIngressBytes",
+                           "IPEgressBytes", "ActiveEnterTimestamp")
+        supernode["running"] = props.get("ActiveState") == "active"
+        supernode["enabled"] = props.get("UnitFileState") == "enabled"
+        if supernode["running"]:
+            supernode.update(received_bytes=counter(props.get("IPIngressBytes")),
+                             sent_bytes=counter(props.get("IPEgressBytes")),
+                             since=props.get("ActiveEnterTimestamp") or None)
         text = ""
         for path in (SUPERNODE_UNIT, SUPERNODE_CONF):
             if os.path.exists(path):

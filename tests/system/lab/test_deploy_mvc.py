@@ -371,6 +371,9 @@ def test_status_reports_live_state_and_draws_the_topology(world, first, second):
                       r'edge (\w+), (reachable from [^"]+|unreachable)"', p.stdout)
     assert sorted(r[1] for r in rows) == sorted(list(first.logins) + list(second.logins))
     assert all(r[6] == "running" and r[7] == "up" and r[8].startswith("reachable") for r in rows), rows
+    # n2n v1 relays the guests' frames between sites through the supernode (the pings above crossed the NATs).
+    relayed = re.findall(r'"msg": "supernode (\S+): received (\d+) bytes, sent (\d+) bytes since ([^"]+)"', p.stdout)
+    assert len(relayed) == 1 and int(relayed[0][1]) > 0 and int(relayed[0][2]) > 0, p.stdout[-4000:]
     with open(picture) as f:
         raw = f.read()
     svg = html.unescape(raw)  # Graphviz writes '-' as &#45;

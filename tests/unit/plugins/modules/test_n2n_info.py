@@ -15,3 +15,12 @@ from ansible_collections.cmc.mvc.plugins.modules import n2n_info
 ])
 def test_supernode_port_from_unit_or_config(text, port):
     assert n2n_info.supernode_port(text) == port
+
+
+@pytest.mark.parametrize("value, count", [
+    ("145200000", 145200000), ("0", 0), ("[no data]", None), ("", None), (None, None),
+    # systemd before v239 printed UINT64_MAX where it had no count.
+    ("18446744073709551615", None),
+])
+def test_supernode_byte_counters_from_systemd(value, count):
+    assert n2n_info.counter(value) == count
