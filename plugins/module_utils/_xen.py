@@ -27,6 +27,16 @@ class XlError(ValueError):
     """Output of ``xl`` that cannot be read."""
 
 
+def root_hint(euid: int | None = None) -> str:
+    """What to add to a failed ``xl`` call's message when the module does not run as root (``xl`` needs root:
+    the inventory's user is not root and does not escalate)."""
+    euid = os.geteuid() if euid is None else euid
+    if euid == 0:
+        return ""
+    return ("; xl needs root and this runs as uid %d: log in to the Dom0 as root, or set ansible_become: true "
+            "(sudo) for it in the inventory" % euid)
+
+
 def parse_list(text: str) -> dict[str, dict[str, t.Any]]:
     """Domains from ``xl list``: name -> dict(id, memory_mb, vcpus, state, flags, time_s).
 

@@ -161,7 +161,8 @@ from ansible_collections.cmc.mvc.plugins.module_utils import _xen
 def xl_read(module: AnsibleModule, xl: str, command: str, parse: t.Callable[[str], dict[str, t.Any]]) -> dict[str, t.Any]:
     rc, out, err = module.run_command([xl, command])
     if rc != 0:
-        module.fail_json(msg="xl %s failed (rc=%d): %s; is this host a running Xen Dom0?" % (command, rc, (err or out).strip()))
+        hint = _xen.root_hint() or "; is this host a running Xen Dom0?"
+        module.fail_json(msg="xl %s failed (rc=%d): %s%s" % (command, rc, (err or out).strip(), hint))
     try:
         return parse(out)
     except _xen.XlError as exc:

@@ -58,8 +58,8 @@ def main() -> None:
     for key, argv, parse in (("info", [xl, "info"], _xen.parse_info), ("domains", [xl, "list"], _xen.parse_list)):
         rc, out, err = module.run_command(argv)
         if rc != 0:
-            module.fail_json(msg="%s failed (rc=%d): %s; this host is not a running Xen Dom0"
-                                 % (" ".join(argv[1:]), rc, (err or out).strip()))
+            hint = _xen.root_hint() or "; this host is not a running Xen Dom0"
+            module.fail_json(msg="%s failed (rc=%d): %s%s" % (" ".join(argv[1:]), rc, (err or out).strip(), hint))
         try:
             result[key] = parse(out)
         except _xen.XlError as exc:

@@ -2,7 +2,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """cmc.mvc.deploy_mvc end to end on the lab: sites from the Rocks stand-ins, the MVC database on SQLite, the
 supernode, N2N edges across both NATs, Xen domains installed with the requested OS, user and package, login
-through the jump hosts; then re-run, a second isolated cluster, scaling, status and destroy.
+through the jump hosts; then re-run, a second isolated cluster, scaling, status and destroy. The second
+cluster is deployed, scaled, shown and destroyed as a non-root user on the Dom0s who escalates with become
+(sudo), as on sites that forbid root logins; the first as root.
 
 The tests run in order and share one deployment (module fixture). Timings go to tests/output for the deploy
 benchmark (tests/benchmarks/test_bench_deploy.py)."""
@@ -26,6 +28,7 @@ from lab_ansible import MITOGEN, ansible_env  # pylint: disable=import-error  # 
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 TIMINGS = os.path.join(TOP, "tests", "output", "deploy-timings.json")
+DOM0_SUDO_USER = "mvcadmin"  # the lab's non-root user on its Dom0s (tests/lab/mvc-lab)
 SSH_OPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=60"]
 
@@ -85,13 +88,24 @@ def world(lab_session, tmp_path_factory):
     work = str(tmp_path_factory.mktemp("deploy"))
     inventory = os.path.join(work, "inventory")
     lab["helper"].cli("inventory", inventory)
+    # The same lab and MVC database, but the VM containers reached as the lab's non-root user with become.
+    inventory_sudo = os.path.join(work, "inventory-sudo")
+    lab["helper"].cli("inventory", inventory_sudo, "--dom0-user", DOM0_SUDO_USER)
+    with open(os.path.join(inventory, "group_vars", "all.yml")) as f:
+        shared = yaml.safe_load(f)
+    path = os.path.join(inventory_sudo, "group_vars", "all.yml")
+    with open(path) as f:
+        allvars = yaml.safe_load(f)
+    allvars.update((k, shared[k]) for k in ("mvc_database", "mvc_ssh_config_dir"))
+    with open(path, "w") as f:
+        json.dump(allvars, f)
     key = os.path.join(work, "alice")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice@e2e", "-f", key], check=True)
     with open(key + ".pub") as f:
         pub = f.read().strip()
     if os.path.exists(TIMINGS):  # never let the benchmark read an earlier run's numbers
         os.unlink(TIMINGS)
-    w = {"work": work, "inventory": inventory, "key": key, "pub": pub, "lab": lab, "timings": {}}
+    w = {"work": work, "inventory": inventory, "inventory_sudo": inventory_sudo, "key": key, "pub": pub, "lab": lab, "timings": {}}
     yield w
     # Whatever a failed test left: remove both clusters (harmless when they are gone).
     for name in ("e2e2", "e2e1"):
@@ -281,9 +295,11 @@ def second(world, first):
     # The site is back, but this deploy is killed while sdsc's node is being installed.
     c.killed = killed_mid_install(world, c.request)
     c.killed_statuses = node_statuses(world, "e2e2")
-    # The same request completes the cluster.
-    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + c.request)
+    # The same request completes the cluster, as the non-root user with become on the Dom0s.
+    c.sudo_before = sudo_log(world)
+    p = playbook("deploy_mvc", world["inventory_sudo"], "-e", "@" + c.request)
     assert p.returncode == 0, p.stdout[-6000:]
+    c.sudo_after = sudo_log(world)
     c.logins = logins(p.stdout)
     c.statuses = node_statuses(world, "e2e2")
     return c
@@ -317,6 +333,33 @@ def test_a_deploy_killed_mid_install_is_completed_by_a_rerun(second):
     assert second.statuses == {"e2e2-compute-0": "deployed", "e2e2-frontend": "deployed"}
 
 
+def sudo_log(world):
+    """Dom0 -> the lines of its journal in which the non-root user ran a command as root with sudo."""
+    return dict((dom0, [line for line in out.splitlines() if re.search(r"\b%s : .*USER=root ; COMMAND=" % DOM0_SUDO_USER, line)])
+                for dom0, out in dom0_run(world, "journalctl -q --no-pager -o cat SYSLOG_IDENTIFIER=sudo").items())
+
+
+def test_the_second_cluster_is_deployed_by_a_non_root_dom0_user_with_become(world, second):
+    # The inventory says so ...
+    p = subprocess.run(["ansible-inventory", "-i", world["inventory_sudo"], "--list"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, check=True, timeout=300, env=ansible_env())
+    hostvars = json.loads(p.stdout)["_meta"]["hostvars"]
+    dom0s = [h for h in hostvars if h.startswith("vm-container-")]
+    assert dom0s and all(hostvars[h]["ansible_user"] == DOM0_SUDO_USER and hostvars[h]["ansible_become"] is True
+                         for h in dom0s), dict((h, hostvars[h]) for h in dom0s)
+    # ... and each Dom0 saw it: that user logged in and ran as root through sudo during the deploy, which it had
+    # not before (the first cluster was deployed as root).
+    for dom0, lines in second.sudo_after.items():
+        assert len(lines) > len(second.sudo_before[dom0]), (dom0, second.sudo_before[dom0], lines)
+    # What the deploy wrote on the Dom0s belongs to root, not to the user it logged in as.
+    for dom0, out in dom0_run(world, "stat -c '%U:%G %n' /etc/xen/mvc/e2e2/* /var/lib/xen/mvc/e2e2/* "
+                                     "/etc/n2n/mvc/e2e2*").items():
+        assert out.strip() and all(line.startswith("root:root ") for line in out.splitlines()), (dom0, out)
+    # The login of the cluster's nodes hops through their Dom0 as that user as well.
+    config = open(second.logins["e2e2-frontend"][2][2]).read()
+    assert DOM0_SUDO_USER in config, config
+
+
 def test_a_second_cluster_runs_alongside_and_is_isolated(world, first, second):
     assert sorted(second.logins) == ["e2e2-compute-0", "e2e2-frontend"]
     a = first.logins["e2e1-frontend"]
@@ -346,7 +389,7 @@ def test_scaling_adds_and_removes_compute_nodes_leaving_the_others_alone(world, 
 
     before = domain_ids()
     second.write(2, world["pub"])
-    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + second.request)
+    p = playbook("deploy_mvc", world["inventory_sudo"], "-e", "@" + second.request)
     assert p.returncode == 0, p.stdout[-4000:]
     # A deploy that creates exactly one domain: that domain's create-to-SSH time, with the deploy's overhead.
     world["timings"]["one_domain_s"] = p.elapsed
@@ -356,7 +399,7 @@ def test_scaling_adds_and_removes_compute_nodes_leaving_the_others_alone(world, 
     new = logins(p.stdout)["e2e2-compute-1"]
     assert "ok" in node_run(world, new, "ping -c 2 -W 5 %s >/dev/null && echo ok" % second.logins["e2e2-frontend"][1]).stdout
     second.write(1, world["pub"])
-    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + second.request)
+    p = playbook("deploy_mvc", world["inventory_sudo"], "-e", "@" + second.request)
     assert p.returncode == 0, p.stdout[-4000:]
     shrunk = domain_ids()
     assert shrunk == before, (before, shrunk)
@@ -365,7 +408,7 @@ def test_scaling_adds_and_removes_compute_nodes_leaving_the_others_alone(world, 
 
 def test_status_reports_live_state_and_draws_the_topology(world, first, second):
     picture = os.path.join(world["work"], "topology.svg")
-    p = playbook("status_mvc", world["inventory"], "-e", "mvc_picture=" + picture)
+    p = playbook("status_mvc", world["inventory_sudo"], "-e", "mvc_picture=" + picture)
     assert p.returncode == 0, p.stdout[-4000:]
     rows = re.findall(r'"msg": "(e2e\d) (\S+) \((\w+)\) site (\w+), Dom0 (\S+), overlay ([\d.]+): domain (\w+), '
                       r'edge (\w+), (reachable from [^"]+|unreachable)"', p.stdout)
@@ -383,7 +426,7 @@ def test_status_reports_live_state_and_draws_the_topology(world, first, second):
 
 
 def test_destroy_removes_one_cluster_and_leaves_the_other(world, first, second):
-    p = playbook("destroy_mvc", world["inventory"], "-e", "mvc_cluster=e2e2")
+    p = playbook("destroy_mvc", world["inventory_sudo"], "-e", "mvc_cluster=e2e2")
     assert p.returncode == 0, p.stdout[-4000:]
     for out in dom0_run(world, "xl list; ip -o link; ls /etc/xen/mvc /var/lib/xen/mvc /etc/n2n/mvc").values():
         assert "e2e2" not in out and "e2e1" in out

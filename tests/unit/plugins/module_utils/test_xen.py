@@ -101,3 +101,9 @@ def test_lock_domain_makes_a_second_run_wait_and_names_the_holder(tmp_path):
     again = _xen.lock_domain("c1-node", timeout=0, lock_dir=str(tmp_path))
     assert (tmp_path / "c1-node.lock").read_text() == "%d\n" % os.getpid()
     again.close()
+
+
+def test_root_hint_says_how_to_escalate_only_when_not_root():
+    assert _xen.root_hint(0) == ""
+    hint = _xen.root_hint(1001)
+    assert "uid 1001" in hint and "ansible_become: true" in hint
