@@ -23,7 +23,8 @@ def proxy_command(hop_argv: t.Sequence[str]) -> str:
     if len(hop_argv) < 2:
         raise ValueError("proxy_command: expected an ssh argv ending with the hop's host, got %r" % (hop_argv,))
     inner = " ".join(shlex.quote(a.replace("%", "%%")) for a in hop_argv[:-1])
-    return "%s -W [%%h]:%%p %s" % (inner, shlex.quote(hop_argv[-1]))
+    # Quoted: the shell that runs a ProxyCommand would otherwise glob the bracket expression.
+    return "%s -W '[%%h]:%%p' %s" % (inner, shlex.quote(hop_argv[-1]))
 
 
 def proxy_option(hop_argv: t.Sequence[str]) -> str:
