@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) cmc.mvc contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters n2n_edges and n2n_supernode: validate and render N2N settings for the roles (docs in the .yml files)."""
+"""Filters n2n_edges, n2n_mtu_problems and n2n_supernode: validate and render N2N settings for the roles (docs in the
+.yml files)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,26 @@ def n2n_edges(clusters: t.Any, version: t.Any = 1, supernode: str | None = None,
     return out
 
 
+def n2n_mtu_problems(edges: t.Any, underlays: t.Any, host: str = "this host",
+                     var: str = "n2n_edge_clusters") -> list[str]:
+    """One message per present edge whose MTU, with N2N's overhead, would not fit the path toward its supernode."""
+    paths = dict((u.get("supernode"), u) for u in underlays or [])
+    problems = []
+    for i, edge in enumerate(edges or []):
+        s = edge["settings"]
+        path = paths.get(s["supernode"])
+        if edge.get("state") != "present" or not path or not path.get("mtu"):
+            continue
+        largest = path["mtu"] - s["overhead"]
+        if s["mtu"] > largest:
+            problems.append(
+                "%s[%d].mtu: %d does not fit the path from %s to the supernode %s (%s, MTU %d): N2N v%d adds %d bytes "
+                "to each packet, so the largest edge MTU there is %d. Give every node of the cluster an MTU of at "
+                "most %d." % (var, i, s["mtu"], host, s["supernode"], path.get("interface"), path["mtu"],
+                              s["version"], s["overhead"], largest, largest))
+    return problems
+
+
 def n2n_supernode(port: t.Any = 7654, version: t.Any = 1) -> dict[str, t.Any]:
     try:
         return render_supernode({"port": port, "version": version})
@@ -83,4 +104,4 @@ def n2n_supernode(port: t.Any = 7654, version: t.Any = 1) -> dict[str, t.Any]:
 
 class FilterModule(object):
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"n2n_edges": n2n_edges, "n2n_supernode": n2n_supernode}
+        return {"n2n_edges": n2n_edges, "n2n_mtu_problems": n2n_mtu_problems, "n2n_supernode": n2n_supernode}

@@ -46,6 +46,10 @@ V2_CIPHERS = ("twofish", "aes")
 # (20 IPv4 + 8 UDP + 14 inner Ethernet + 94 N2N header and transform), so 1500 - 136 = 1364 fits a 1500-byte path
 # unfragmented. 1360 leaves a few bytes of margin. N2N's own default, 1400, is fragmented.
 DEFAULT_MTU = 1360
+# Bytes an edge adds to each inner IP packet (outer IPv4 + UDP + inner Ethernet + N2N header and transform), so the
+# largest edge MTU is the underlay's MTU minus this. v1 and v3 measured (docs/docsite/rst/n2n.rst); v2 was not, and
+# takes v1's figure.
+OVERHEAD = {1: 136, 2: 136, 3: 96}
 EDGE_BINARY = "/usr/sbin/edge"
 SUPERNODE_BINARY = {1: "/usr/bin/supernode", 2: "/usr/sbin/supernode", 3: "/usr/sbin/supernode"}
 
@@ -212,8 +216,21 @@ def edge_settings(params: t.Mapping[str, t.Any], host: str = "localhost") -> dic
     return {
         "version": version, "name": name, "community": community, "key": key,
         "supernode": "%s:%d" % (sn_host, sn_port), "tap": tap, "bridge": bridge, "address": address,
-        "mac": mac, "mtu": mtu, "cipher": cipher,
+        "mac": mac, "mtu": mtu, "cipher": cipher, "overhead": OVERHEAD[version],
     }
+
+
+def underlay(supernode: str, address: str, route: t.Mapping[str, t.Any], interface_mtu: int | None) -> dict[str, t.Any]:
+    """The path toward a supernode, from one entry of ``ip -j route get ADDRESS`` and the MTU of its device.
+
+    ``mtu`` is the smaller of the device's MTU and the route's own (``mtu`` metric, or a learned path MTU)."""
+    route_mtu = None
+    for metric in route.get("metrics") or []:
+        if isinstance(metric, dict) and isinstance(metric.get("mtu"), int):
+            route_mtu = metric["mtu"]
+    mtus = [m for m in (interface_mtu, route_mtu) if m]
+    return {"supernode": supernode, "address": address, "interface": route.get("dev"), "interface_mtu": interface_mtu,
+            "route_mtu": route_mtu, "mtu": min(mtus) if mtus else None}
 
 
 def _edge_options(s: t.Mapping[str, t.Any]) -> list[tuple[str, str | None]]:

@@ -26,12 +26,29 @@ options:
     description: Directory of the edges' environment files.
     type: path
     default: /etc/n2n/mvc
+  supernodes:
+    description:
+      - Supernodes, as C(HOST:PORT) or C(HOST), whose underlay path to report in RV(underlays).
+      - The R(cmc.mvc.n2n_edge,ansible_collections.cmc.mvc.n2n_edge_role) role checks its edges' MTU against them.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
 - name: N2N status
   cmc.mvc.n2n_info:
   register: n2n
+
+- name: The path toward the supernode, and the largest N2N v1 edge MTU it allows
+  cmc.mvc.n2n_info:
+    supernodes: [sn.example.org:7654]
+  register: n2n_path
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ n2n_path.underlays[0].interface }}: largest edge MTU {{ n2n_path.underlays[0].mtu - 136 }}"
 
 - name: Clusters whose edge is down
   ansible.builtin.debug:
@@ -66,6 +83,24 @@ edges:
     bridge_addresses: {description: "IPv4 addresses on the bridge.", type: list, elements: str}
     mtu: {description: "MTU of the TAP device, or null.", type: int}
     peers: {description: "Peers, or null when the version cannot say (v1).", type: list, elements: dict}
+underlays:
+  description:
+    - The path toward each of O(supernodes), in their order, as the kernel would route a datagram to it now.
+    - An edge adds 136 bytes (N2N v1) to each packet, so its MTU must be at most RV(underlays[].mtu) - 136.
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  contains:
+    supernode: {description: "The supernode as given.", type: str, sample: "sn.example.org:7654"}
+    address: {description: "Its IPv4 address.", type: str, sample: 192.0.2.10}
+    interface: {description: "The device the route leaves by.", type: str, sample: eth0}
+    interface_mtu: {description: "MTU of that device.", type: int, sample: 1500}
+    route_mtu:
+      description: MTU of the route itself (its C(mtu) metric, or a path MTU the kernel learned), or null.
+      type: int
+    mtu: {description: "The smaller of RV(underlays[].interface_mtu) and RV(underlays[].route_mtu).", type: int,
+          sample: 1500}
 supernode:
   description: The supernode unit.
   returned: always
@@ -97,11 +132,12 @@ supernode:
 import json
 import os
 import re
+import socket
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cmc.mvc.plugins.module_utils._n2n import parse_env_file
+from ansible_collections.cmc.mvc.plugins.module_utils._n2n import parse_env_file, underlay
 
 SUPERNODE_UNIT = "/etc/systemd/system/mvc-n2n-supernode.service"
 SUPERNODE_CONF = "/etc/n2n/mvc/supernode.conf"
@@ -137,6 +173,22 @@ def links(module: AnsibleModule) -> dict[str, dict[str, t.Any]]:
     return result
 
 
+def underlays(module: AnsibleModule, supernodes: list[str], ifaces: dict[str, dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    out = []
+    for i, supernode in enumerate(supernodes):
+        host = supernode.rsplit(":", 1)[0] if supernode.count(":") == 1 else supernode
+        try:
+            address = str(socket.getaddrinfo(host, None, socket.AF_INET)[0][4][0])
+        except (socket.gaierror, UnicodeError) as exc:
+            module.fail_json(msg="supernodes[%d]: cannot resolve %r to an IPv4 address: %s" % (i, host, exc))
+        rc, routes, err = module.run_command(["ip", "-j", "route", "get", address])
+        if rc != 0:
+            module.fail_json(msg="supernodes[%d]: no route to %s (%s): %s" % (i, supernode, address, err.strip()))
+        route = (json.loads(routes or "[]") or [{}])[0]
+        out.append(underlay(supernode, address, route, (ifaces.get(route.get("dev")) or {}).get("mtu")))
+    return out
+
+
 def installed_version(module: AnsibleModule) -> str | None:
     for cmd in (["edge", "-h"], ["supernode", "-h"]):
         path = module.get_bin_path(cmd[0], opt_dirs=["/usr/sbin", "/usr/bin"])
@@ -155,7 +207,8 @@ def supernode_port(text: str) -> int | None:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=dict(config_dir=dict(type="path", default="/etc/n2n/mvc")),
+    module = AnsibleModule(argument_spec=dict(config_dir=dict(type="path", default="/etc/n2n/mvc"),
+                                              supernodes=dict(type="list", elements="str", default=[])),
                            supports_check_mode=True)
     config_dir = module.params["config_dir"]
     version = installed_version(module)
@@ -200,7 +253,8 @@ def main() -> None:
                     text += f.read() + "\n"
         supernode["port"] = supernode_port("\n".join(
             line.split("=", 1)[1] if line.startswith("ExecStart=") else line for line in text.splitlines()))
-    module.exit_json(changed=False, version=version, edges=edges, supernode=supernode)
+    module.exit_json(changed=False, version=version, edges=edges, supernode=supernode,
+                     underlays=underlays(module, module.params["supernodes"], ifaces))
 
 
 if __name__ == "__main__":

@@ -159,6 +159,24 @@ def broken_inventory(world, name, frontend_down=False, vm_container_down=False):
     return inv
 
 
+def supernode_ip(world):
+    with open(os.path.join(world["inventory"], "hosts.yml")) as f:
+        hosts = yaml.safe_load(f)
+    return hosts["all"]["children"]["mvc_supernodes"]["hosts"]["supernode"]["mvc_public_ip"]
+
+
+def deploy_over_a_small_path(world, request, dom0, mtu):
+    """deploy_mvc while ``dom0``'s route to the supernode has an MTU of ``mtu`` (a route of its own, removed after)."""
+    sn = supernode_ip(world)
+    helper = world["lab"]["helper"]
+    helper.ssh(dom0, "ip route replace %s/32 $(ip route get %s | head -1 | sed -E 's/^[^ ]+ //; s/ src .*//') "
+                     "mtu lock %d" % (sn, sn, mtu))
+    try:
+        return playbook("deploy_mvc", world["inventory"], "-e", "@" + request)
+    finally:
+        helper.ssh(dom0, "ip route del %s/32" % sn)
+
+
 def on_dom0s(world, cluster):
     """What of ``cluster`` each Dom0 has: domains, configs, disks, edge keys."""
     return dict((dom0, [line for line in out.splitlines() if cluster in line])
@@ -287,6 +305,10 @@ def second(world, first):
                                 "-e", "@" + c.request)
     c.fault_frontend_statuses = node_statuses(world, "e2e2")
     c.fault_frontend_left = on_dom0s(world, "e2e2")
+    # sdsc's Dom0 reaches the supernode over a path too small for the overlay's MTU: no Dom0 may change.
+    c.fault_mtu = deploy_over_a_small_path(world, c.request, "vm-container-0-0.sdsc", 1400)
+    c.fault_mtu_statuses = node_statuses(world, "e2e2")
+    c.fault_mtu_left = on_dom0s(world, "e2e2")
     # At -vvv: the edge of the Dom0 that answers gets the cluster's key, which must show nowhere in the output.
     c.fault_vm = playbook("deploy_mvc", broken_inventory(world, "vm-container-down", vm_container_down=True),
                           "-e", "@" + c.request, "-vvv")
@@ -313,6 +335,19 @@ def test_an_unreachable_frontend_fails_the_deploy_by_site_before_any_dom0_work(s
     assert sorted(second.fault_frontend_statuses) == ["e2e2-compute-0", "e2e2-frontend"]
     assert set(second.fault_frontend_statuses.values()) == {"planned"}
     assert all(lines == [] for lines in second.fault_frontend_left.values()), second.fault_frontend_left
+
+
+def test_a_path_too_small_for_the_overlay_mtu_stops_the_deploy_before_any_dom0_changes(second):
+    out = second.fault_mtu.stdout
+    assert second.fault_mtu.returncode != 0
+    assert re.search(r"n2n_edge_clusters\[0\]\.mtu: 1360 does not fit the path from vm-container-0-0\.sdsc to the "
+                     r"supernode \S+ \(\S+, MTU 1400\): N2N v1 adds 136 bytes to each packet, so the largest edge MTU "
+                     r"there is 1264\.", out), out[-4000:]
+    assert "Nothing was changed on any Dom0" in out and "mvc_overlay_mtu (now 1360)" in out, out[-4000:]
+    # Stopped before the supernode and the Dom0s' own play: osaka's Dom0, whose path fits, did nothing either.
+    assert "Run the cluster's N2N edge" not in out
+    assert set(second.fault_mtu_statuses.values()) == {"planned"}, second.fault_mtu_statuses
+    assert all(lines == [] for lines in second.fault_mtu_left.values()), second.fault_mtu_left
 
 
 def test_an_unreachable_vm_container_fails_the_deploy_by_name_and_claims_nothing(second):

@@ -222,3 +222,26 @@ def test_default_mac_is_stable_unicast_xen():
     assert one == n2n.render_edge(params, host="dom0-a")["settings"]["mac"]
     assert one != n2n.render_edge(params, host="dom0-b")["settings"]["mac"]
     assert one.startswith("00:16:3e:") and int(one.split(":")[0], 16) & 1 == 0
+
+
+@pytest.mark.parametrize("route, interface_mtu, mtu, route_mtu", [
+    # ip -j route get, iproute2 6.1: a plain route, one with "mtu lock 1300", and a path MTU the kernel learned.
+    ({"dst": "198.51.100.7", "gateway": "192.0.2.2", "dev": "eth0", "prefsrc": "192.0.2.1", "flags": [], "uid": 0,
+      "cache": []}, 1500, 1500, None),
+    ({"dst": "198.51.100.7", "gateway": "192.0.2.2", "dev": "eth0", "metrics": [{"mtu": 1300}]}, 1400, 1300, 1300),
+    ({"dst": "198.51.100.7", "dev": "eth0", "cache": ["expires"], "metrics": [{"mtu": 1492}]}, 9000, 1492, 1492),
+    ({"dst": "198.51.100.7", "dev": "eth0", "metrics": [{"mtu": 1500}]}, 1400, 1400, 1500),
+    ({"dst": "198.51.100.7", "dev": "gone0"}, None, None, None),
+])
+def test_the_underlay_mtu_is_the_smaller_of_the_device_and_the_route(route, interface_mtu, mtu, route_mtu):
+    path = n2n.underlay("sn:7654", "198.51.100.7", route, interface_mtu)
+    assert path == {"supernode": "sn:7654", "address": "198.51.100.7", "interface": route["dev"],
+                    "interface_mtu": interface_mtu, "route_mtu": route_mtu, "mtu": mtu}
+
+
+def test_the_overhead_is_in_the_settings_for_the_mtu_check():
+    base = {"name": "c1", "community": "mvc-c1", "key": "k", "supernode": "sn:7654"}
+    assert n2n.edge_settings(dict(base, version=1))["overhead"] == 136
+    assert n2n.edge_settings(dict(base, version=3))["overhead"] == 96
+    # 1500 - 136: the measured v1 limit on a 1500-byte path is above the default.
+    assert n2n.DEFAULT_MTU <= 1500 - n2n.OVERHEAD[1]
