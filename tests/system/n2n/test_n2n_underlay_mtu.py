@@ -95,3 +95,24 @@ def test_the_edge_role_refuses_an_mtu_too_large_for_the_path_before_any_change(s
     assert not os.path.exists("/etc/n2n/mvc/%s.env" % cluster)
     assert not os.path.exists("/sys/class/net/mvc-%s" % cluster)
     assert "changed=0" in p.stdout, p.stdout
+
+
+def test_the_check_alone_passes_an_mtu_that_fits_and_changes_nothing(small_underlay, tmp_path):
+    cluster = "mtuok%d" % os.getpid()
+    tasks = """
+    - name: Check an edge whose MTU fits (1400 - 136)
+      ansible.builtin.include_role:
+        name: cmc.mvc.n2n_edge
+        tasks_from: check
+      vars:
+        n2n_edge_supernode: "203.0.113.5:7654"
+        n2n_edge_clusters:
+          - {name: %s, community: %s, key: %s, mtu: 1264}
+""" % (cluster, cluster, KEY)
+    p = _playbook(small_underlay, tmp_path, tasks, "-vvv")
+    assert p.returncode == 0, p.stdout
+    assert "Check that every edge's MTU fits the path toward its supernode" in p.stdout
+    # Both the read and the check ran (skipped=0), and nothing changed.
+    assert "changed=0" in p.stdout and "failed=0" in p.stdout and "skipped=0" in p.stdout, p.stdout
+    assert KEY not in p.stdout
+    assert not os.path.exists("/etc/n2n/mvc/%s.env" % cluster)
