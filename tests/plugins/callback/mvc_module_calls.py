@@ -10,7 +10,7 @@ short_description: Counts the module calls that reach each remote host (cmc.mvc 
 description:
   - Writes, at the end of the run, a JSON object of host -> number of task results (each loop item counts once)
     that ran on that host, leaving out skipped ones, actions that run on the controller only, and tasks
-    delegated elsewhere.
+    delegated to localhost. A task delegated to a remote host counts for that host.
   - Enabled by the deploy benchmark with E(ANSIBLE_CALLBACKS_ENABLED) and E(MVC_MODULE_CALLS_FILE).
 options:
   path:
@@ -46,13 +46,15 @@ class CallbackModule(CallbackBase):
     def _count(self, result):
         action = result._task.action.rsplit(".", 1)[-1]
         res = result._result
-        if action in CONTROLLER_ONLY or res.get("skipped") or res.get("_ansible_delegated_vars"):
+        if action in CONTROLLER_ONLY or res.get("skipped"):
             return
-        if "results" in res and isinstance(res["results"], list):
-            n = sum(1 for r in res["results"] if not r.get("skipped"))
-        else:
-            n = 1
-        host = result._host.get_name()
+        items = res["results"] if isinstance(res.get("results"), list) else [res]
+        n = sum(1 for r in items if not r.get("skipped"))
+        # A delegated call counts for the host it ran on: deploy_mvc's domain hosts delegate to their Dom0.
+        delegated = next((r["_ansible_delegated_vars"] for r in items if r.get("_ansible_delegated_vars")), None)
+        host = delegated.get("ansible_delegated_host") if delegated else result._host.get_name()
+        if host in ("localhost", "127.0.0.1"):
+            return
         self.calls[host] = self.calls.get(host, 0) + n
 
     def v2_runner_on_ok(self, result):

@@ -283,6 +283,22 @@ def test_each_domain_says_how_long_it_took_from_boot_to_ssh(world, first):
     world["timings"]["boot_to_ssh_s"] = boot
 
 
+def test_the_domains_of_one_dom0_are_made_at_the_same_time(world, first):
+    # A domain's config is written as its creation begins, and it starts when its install ends: made one after
+    # another, the second's config would be written after the first started. Both times are the Dom0's clock.
+    script = ("cd /etc/xen/mvc/e2e1 && for f in *.cfg; do n=${f%.cfg}; vm=$(xenstore-read /local/domain/$(xl domid $n)/vm)"
+              " && echo $n $(stat -c %.Y $f) $(xenstore-read $vm/start_time); done")
+    together = 0
+    for dom0, out in sorted(dom0_run(world, script).items()):
+        rows = [line.split() for line in out.splitlines()]
+        assert rows and all(len(r) == 3 for r in rows), (dom0, out)
+        if len(rows) > 1:
+            written, started = [float(r[1]) for r in rows], [float(r[2]) for r in rows]
+            assert max(written) < min(started), (dom0, rows)
+            together += 1
+    assert together > 0, "no Dom0 got more than one domain of e2e1"
+
+
 @pytest.mark.parametrize("mitogen", [MITOGEN, not MITOGEN], ids=["as-the-suite", "the-other-way"])
 def test_a_second_identical_run_changes_nothing(world, first, mitogen):
     calls = os.path.join(world["work"], "rerun-calls-%s.json" % ("mitogen" if mitogen else "plain"))
