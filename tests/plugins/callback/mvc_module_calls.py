@@ -9,8 +9,8 @@ type: aggregate
 short_description: Counts the module calls that reach each remote host (cmc.mvc tests)
 description:
   - Writes, at the end of the run, a JSON object of host -> number of task results (each loop item counts once)
-    that ran on that host, leaving out skipped ones, actions that run on the controller only, and tasks
-    delegated to localhost. A task delegated to a remote host counts for that host.
+    that ran for that host, leaving out skipped ones, actions that run on the controller only, and tasks
+    delegated to localhost. A task delegated to a remote host counts for the host it ran for.
   - Enabled by the deploy benchmark with E(ANSIBLE_CALLBACKS_ENABLED) and E(MVC_MODULE_CALLS_FILE).
 options:
   path:
@@ -50,11 +50,11 @@ class CallbackModule(CallbackBase):
             return
         items = res["results"] if isinstance(res.get("results"), list) else [res]
         n = sum(1 for r in items if not r.get("skipped"))
-        # A delegated call counts for the host it ran on: deploy_mvc's domain hosts delegate to their Dom0.
-        delegated = next((r["_ansible_delegated_vars"] for r in items if r.get("_ansible_delegated_vars")), None)
-        host = delegated.get("ansible_delegated_host") if delegated else result._host.get_name()
-        if host in ("localhost", "127.0.0.1"):
+        delegated = next((r["_ansible_delegated_vars"] for r in [res] + items if r.get("_ansible_delegated_vars")), {})
+        if delegated.get("ansible_connection") == "local" or result._task.delegate_to in ("localhost", "127.0.0.1"):
             return
+        # A call delegated to a remote host counts for the host of the task (deploy_mvc's <node>@<Dom0>).
+        host = result._host.get_name()
         self.calls[host] = self.calls.get(host, 0) + n
 
     def v2_runner_on_ok(self, result):

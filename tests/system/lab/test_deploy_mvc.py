@@ -46,8 +46,14 @@ def playbook(name, inventory, *extra, timeout=3600, mitogen=MITOGEN, module_call
 
 
 def dom0_calls(p):
-    """The module calls that a run made on each Dom0 (the VM containers)."""
-    return dict((host, n) for host, n in p.module_calls.items() if host.startswith("vm-container-"))
+    """The module calls that a run made on each Dom0 (the VM containers), its own and its domains'
+    (``<node>@<Dom0>``, delegated to it)."""
+    calls = {}
+    for host, n in p.module_calls.items():
+        dom0 = host.rsplit("@", 1)[-1]
+        if dom0.startswith("vm-container-"):
+            calls[dom0] = calls.get(dom0, 0) + n
+    return calls
 
 
 def recap(out):
