@@ -1,6 +1,6 @@
 # Copyright (c) cmc.mvc contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Creating N Xen domains on one lab Dom0 all at once against one after another, each until it answers ping:
+"""Creating N Xen domains on one lab Dom0 all at once against N times one domain, each until it answers ping:
 with raw ``xl create`` (N = 1, 2, 4) and through cmc.mvc.xl_domain (N = 1, 2; one Ansible host per domain, all
 aimed at the same Dom0) in the same run. The domains are small busybox PV domains (busybox_domains.sh), so that the numbers
 are Xen's and the module's, not a guest OS's boot. Timings go to tests/output for
@@ -19,11 +19,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 TIMINGS = os.path.join(TOP, "tests", "output", "create-timings.json")
 # Only the runs whose ratios are printed (CI time is short): one domain "at once" is the serial run itself, and
-# the module's overhead over raw xl create shows at N = 1 and 2. Raw xl create alone goes to N = 4 at once; its
-# one-after-another baseline is 4 times the one-domain run (the N = 2 serial run shows how close that is),
-# which saves the four serial boots, about 200 s of CI.
+# the module's overhead over raw xl create shows at N = 1 and 2. The one-after-another baseline of N domains is N
+# times the one-domain run: measured, N = 2 one after another took 1.10 (raw) and 0.90 (module) of twice one
+# domain (CI of 2026-12-01), so the serial runs of more than one domain are left out (about 280 s of CI).
 COUNTS = {"raw": (1, 2, 4), "module": (1, 2)}
-SERIAL_COUNTS = (1, 2)
+SERIAL_COUNTS = (1,)
 
 PLAYBOOK = """\
 - name: One inventory host per domain, all on the same Dom0
@@ -103,7 +103,7 @@ def with_module(bench, mode, count):
     return elapsed
 
 
-def test_domains_created_at_once_and_one_after_another_all_answer(bench):
+def test_one_domain_and_domains_created_at_once_all_answer(bench):
     timings = {"raw": {"serial": {}, "concurrent": {}}, "module": {"serial": {}, "concurrent": {}}}
     for way, run in (("raw", raw), ("module", with_module)):
         for count in COUNTS[way]:
