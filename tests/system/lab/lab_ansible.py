@@ -17,6 +17,7 @@ def ansible_env(mitogen=False, module_calls=None):
     """The environment for an ansible-playbook run: under mitogen's strategies (docs/mitogen.md) or plain
     Ansible, and with ``module_calls`` a JSON file that gets the module calls per host (tests/plugins/callback)."""
     env = dict(os.environ)
+    env.setdefault("ANSIBLE_CONFIG", os.path.join(os.path.dirname(os.path.abspath(__file__)), "ansible.cfg"))
     for key in ("ANSIBLE_STRATEGY", "ANSIBLE_STRATEGY_PLUGINS"):
         env.pop(key, None)
     if mitogen:
