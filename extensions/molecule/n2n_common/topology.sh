@@ -41,7 +41,7 @@ attach() {
 up() {
   local image t0
   t0=$(date +%s)
-  image=$("$here/build-image.sh")
+  image=$("$here/../containers_common/build-image.sh")
   down
   ip netns add "$p-wan"
   nsx "$p-wan" ip link set lo up

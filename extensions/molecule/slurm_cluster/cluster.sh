@@ -24,7 +24,7 @@ down() {
 up() {
   local image t0 n=1 h pid ifname
   t0=$(date +%s)
-  image=$("$here/build-image.sh")
+  image=$("$here/../containers_common/build-image.sh")
   down
   ip netns add "$ns"
   ip netns exec "$ns" ip link set lo up

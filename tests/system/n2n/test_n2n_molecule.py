@@ -49,7 +49,7 @@ def test_n2n_overlay_scenario(tmp_path):
     watcher.start()
     try:
         text = run_scenario("n2n_overlay", env, log,
-                            r"built localhost/cmc-mvc-n2n|is cached|topology up in|MVC_N2N_RECOVERY_SECONDS")
+                            r"built localhost/cmc-mvc-containers|is cached|topology up in|MVC_N2N_RECOVERY_SECONDS")
     finally:
         watcher.stop.set()
         watcher.join()

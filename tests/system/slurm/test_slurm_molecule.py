@@ -28,7 +28,7 @@ def test_slurm_cluster_scenario(tmp_path):
     env["ANSIBLE_STRATEGY"] = "mitogen_linear"
     log = tmp_path / "molecule.log"
     print("log: %s" % log)
-    text = run_scenario("slurm_cluster", env, log, r"built localhost/cmc-mvc-slurm|is cached|cluster up in")
+    text = run_scenario("slurm_cluster", env, log, r"built localhost/cmc-mvc-containers|is cached|cluster up in")
     # Results carry their module arguments ("invocation") only at -vvv.
     assert "module_args" in text, "the Molecule log is not at -vvv"
     print("Molecule log at -vvv: %d bytes" % len(text))

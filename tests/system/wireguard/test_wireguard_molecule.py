@@ -63,7 +63,7 @@ def test_wireguard_overlay_scenario(tmp_path):
     collector.start()
     try:
         text = run_scenario("wireguard_overlay", env, log,
-                            r"built localhost/cmc-mvc-n2n|is cached|topology up in|MVC_WG_RECOVERY_SECONDS")
+                            r"built localhost/cmc-mvc-containers|is cached|topology up in|MVC_WG_RECOVERY_SECONDS")
     finally:
         collector.stop.set()
         collector.join()
