@@ -51,9 +51,8 @@ up() {
   for r in ra rb; do
     ip netns add "$p-$r"
     nsx "$p-$r" ip link set lo up
-    ip link add wan type veth peer name "$p-$r-w"
-    ip link set wan netns "$p-$r"
-    ip link set "$p-$r-w" netns "$p-wan"
+    # Both ends made in their namespaces: no name in this host's namespace that a parallel run could also take.
+    ip link add "$p-$r-w" netns "$p-wan" type veth peer name wan netns "$p-$r"
     nsx "$p-wan" ip link set "$p-$r-w" master wan0 up
     nsx "$p-$r" ip addr add "198.51.100.$i/24" dev wan
     nsx "$p-$r" ip link set wan up
