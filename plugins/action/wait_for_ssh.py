@@ -36,13 +36,20 @@ class ActionModule(ActionBase):
         after: dict[str, int] = {}
         pending = list(nodes)
         while True:
+            round_start = time.monotonic()
+            elapsed = int(round_start - start)
+            # The module probes for the whole round and returns as soon as all answer: a node is seen within about
+            # a second of its sshd starting, not at the next round.
             probe = self._execute_module(module_name="cmc.mvc.wait_for_ssh", task_vars=task_vars,
-                                         module_args=dict(args, nodes=pending))
+                                         module_args=dict(args, nodes=pending,
+                                                          probe_for=max(0, min(interval, timeout - elapsed))))
             if probe.get("failed"):
                 return dict(result, **probe)
-            elapsed = int(time.monotonic() - start)
+            for name, at in (probe.get("answered_at") or {}).items():
+                after[name] = int(round_start - start + at)
             for name in probe.get("answered", []):
-                after[name] = elapsed
+                after.setdefault(name, int(time.monotonic() - start))
+            elapsed = int(time.monotonic() - start)
             pending = [n for n in pending if n["name"] not in after]
             if not pending:
                 return dict(result, changed=False, answered=[n["name"] for n in nodes], answered_after=after, elapsed=elapsed)
@@ -52,4 +59,4 @@ class ActionModule(ActionBase):
                             msg="SSH did not answer within %d s from %s on: %s" % (timeout, host, waiting))
             display.display("%s: SSH answers on %d of %d nodes after %d s; waiting for %s"
                             % (host, len(after), len(nodes), elapsed, waiting))
-            time.sleep(min(interval, max(0, timeout - elapsed)))
+            time.sleep(max(0.0, min(interval - (time.monotonic() - round_start), timeout - (time.monotonic() - start))))

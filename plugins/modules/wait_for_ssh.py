@@ -16,7 +16,9 @@ description:
     answer, after how long, and the nodes still awaited. Booting domains under emulation takes minutes; the line
     says what is being waited for.
   - Fails after O(timeout), naming each node that never answered and its address.
-  - An action plugin on the controller does the rounds; each round is one short module call on the target.
+  - An action plugin on the controller does the rounds; each round is one module call on the target, which probes
+    the nodes still awaited once a second for up to O(interval) seconds and returns as soon as all have answered,
+    so that a node is seen within about a second of its SSH server starting.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
 extends_documentation_fragment:
@@ -53,6 +55,13 @@ options:
     description: Seconds each probe waits for a node's greeting.
     type: int
     default: 3
+  probe_for:
+    description:
+      - Seconds that this one call keeps probing, once a second, the nodes that have not answered yet; it returns
+        as soon as all have answered. V(0) probes once.
+      - Set by the action plugin to the round's length; set it yourself only when calling the module directly.
+    type: int
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -75,6 +84,11 @@ answered_after:
   returned: success
   type: dict
   sample: {"demo-frontend": 95, "demo-compute-0": 110}
+answered_at:
+  description: Seconds from the start of this one call until each node of RV(answered) first answered (module).
+  returned: always
+  type: dict
+  sample: {"demo-frontend": 4.1}
 elapsed:
   description: Seconds the task waited.
   returned: always
@@ -83,6 +97,7 @@ elapsed:
 
 import concurrent.futures
 import socket
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -108,14 +123,27 @@ def main() -> None:
             timeout=dict(type="int", default=600),
             interval=dict(type="int", default=15),
             connect_timeout=dict(type="int", default=3),
+            probe_for=dict(type="int", default=0),
         ),
         supports_check_mode=True,
     )
     p = module.params
     nodes = p["nodes"]
+    start = time.monotonic()
+    answered_at: dict[str, float] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(32, max(1, len(nodes)))) as pool:
-        answers = list(pool.map(lambda n: greets(n["address"], p["port"], p["connect_timeout"]), nodes))
-    module.exit_json(changed=False, answered=[n["name"] for n, ok in zip(nodes, answers) if ok], elapsed=0)
+        while True:
+            probe_start = time.monotonic()
+            pending = [n for n in nodes if n["name"] not in answered_at]
+            answers = list(pool.map(lambda n: greets(n["address"], p["port"], p["connect_timeout"]), pending))
+            for node, ok in zip(pending, answers):
+                if ok:
+                    answered_at[node["name"]] = round(time.monotonic() - start, 1)
+            if len(answered_at) == len(nodes) or time.monotonic() - start >= p["probe_for"]:
+                break
+            time.sleep(max(0.0, min(1.0 - (time.monotonic() - probe_start), p["probe_for"] - (time.monotonic() - start))))
+    module.exit_json(changed=False, answered=[n["name"] for n in nodes if n["name"] in answered_at],
+                     answered_at=answered_at, elapsed=int(time.monotonic() - start))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 output and read as they come, and a timeout that names the node that never answered."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,8 +21,12 @@ PLAY = """
       cmc.mvc.wait_for_ssh:
         nodes: %(nodes)s
         port: %(port)d
-        interval: 1
+        interval: %(interval)d
         timeout: %(timeout)d
+      register: waited
+    - name: When each node answered
+      ansible.builtin.debug:
+        msg: "answered_after={{ waited.answered_after | to_json }}"
 """
 
 
@@ -51,10 +57,10 @@ def free_port():
     return port
 
 
-def run(tmp_path, port, timeout, nodes=("early 127.0.0.1", "late 127.0.0.2")):
+def run(tmp_path, port, timeout, nodes=("early 127.0.0.1", "late 127.0.0.2"), interval=1):
     play = tmp_path / "play.yml"
     listed = ", ".join("{name: %s, address: %s}" % tuple(n.split()) for n in nodes)
-    play.write_text(PLAY % dict(port=port, timeout=timeout, nodes="[%s]" % listed))
+    play.write_text(PLAY % dict(port=port, timeout=timeout, interval=interval, nodes="[%s]" % listed))
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
     return subprocess.Popen(["ansible-playbook", "-i", "localhost,", "-e", "ansible_python_interpreter=" + sys.executable, str(play)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
@@ -83,6 +89,43 @@ def test_progress_is_printed_while_waiting_and_the_wait_ends_when_all_answer(tmp
     out = "".join(lines)
     assert progress_seen_at is not None and started_late_at is not None, out
     assert "ok: [localhost]" in out and "failed=0" in out, out
+
+
+def test_a_node_is_seen_within_seconds_of_answering_not_at_the_next_round(tmp_path):
+    # Rounds of 12 s; late starts answering 2 s after the first round's line. Seen only at the next round (as the
+    # module did before it probed within a round) the wait would end about 10 s later; it ends within about a second.
+    port = free_port()
+    early = listener("127.0.0.1", port)
+    late, timer, started = [], None, {}
+
+    def start_late():
+        late.append(listener("127.0.0.2", port))
+        started["late"] = time.monotonic()
+
+    proc = run(tmp_path, port, 120, interval=12)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if timer is None and "SSH answers on 1 of 2 nodes after" in line:
+                timer = threading.Timer(2, start_late)
+                timer.start()
+            if "TASK [When each node answered]" in line:
+                started["seen"] = time.monotonic()
+        assert proc.wait(timeout=60) == 0, "".join(lines)
+    finally:
+        if timer:
+            timer.cancel()
+        for sock in [early] + late:
+            sock.close()
+    out = "".join(lines)
+    assert "late" in started and "seen" in started, out
+    waited = started["seen"] - started["late"]
+    print("the wait ended %.1f s after the last node answered (rounds of 12 s)" % waited)
+    assert waited < 6, out
+    shown = re.search(r"answered_after=(\{[^}]*\})", out).group(1)
+    after = json.loads(shown.replace('\\"', '"'))  # the debug line escapes the JSON's quotes
+    assert after["early"] <= 2 and after["late"] >= 12, out
 
 
 def test_nodes_that_never_greet_with_ssh_are_named_after_the_timeout(tmp_path):
