@@ -26,6 +26,8 @@ description:
   - Holds the lock named after O(hostname) in C(/run/lock/cmc-mvc) while it works (M(cmc.mvc.xl_domain) takes
     the same lock for a domain of that name), so a re-run waits for a killed run's module that is still working
     on the Dom0 (up to 30 minutes).
+  - A module call prints nothing while it runs; its action plugin prints a line in the normal output every
+    O(progress_interval) seconds, naming the node and the disk and how long the install has taken so far.
   - Used by the P(cmc.mvc.guest_os#role) role.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
@@ -119,6 +121,10 @@ options:
         description: Whether the user gets passwordless sudo.
         type: bool
         default: false
+  progress_interval:
+    description: Seconds between the progress lines that the action plugin prints while the module runs; V(0) for none.
+    type: int
+    default: 15
 """
 
 EXAMPLES = r"""
@@ -185,6 +191,7 @@ def main() -> None:
                 ssh_keys=dict(type="list", elements="str", default=[], no_log=False),
                 sudo=dict(type="bool", default=False),
             )),
+            progress_interval=dict(type="int", default=15),
         ),
         supports_check_mode=True,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -53,6 +54,7 @@ def node(tmp_path_factory):
         guest_os_cache_dir=str(work / "dom0-cache"), guest_os_state_dir=str(work / "state"),
         guest_os_kernel_release="6.1.0-99-amd64", guest_os_modules_dir=str(work / "modules"),
         guest_os_initrd_dir=str(initrd.parent), guest_os_packages=["bc"], guest_os_mtu=1400,
+        guest_os_progress_interval=1,
         guest_os_users=[dict(name="alice", ssh_keys=[KEY], sudo=True), dict(name="bob", ssh_keys=[])],
         guest_os_hosts=[dict(name="lab1-fe", ip="10.200.1.2"), dict(name="lab1-c01", ip="10.200.1.3"),
                         dict(name="lab1-c02", ip="10.200.1.4")],
@@ -108,6 +110,17 @@ def test_each_node_gets_its_own_host_keys(node, tmp_path):
     assert "ssh_host_" not in listing and "./etc/machine-id" in listing
     keys = debugfs(node["disk"], "ls /etc/ssh")
     assert "ssh_host_ed25519_key.pub" in keys and "ssh_host_ecdsa_key.pub" in keys and "ssh_host_rsa_key" not in keys
+
+
+def test_the_install_prints_how_long_it_has_taken_while_it_runs(node):
+    # A line every guest_os_progress_interval (1 s here) from the controller, before the task's own result.
+    out = node["first"].stdout
+    task = out.index("TASK [cmc.mvc.guest_os : Make the node's root filesystem on its disk, in one pass on the Dom0]")
+    result = out.index("changed: [localhost]", task)
+    lines = re.findall(r"localhost: installing lab1-c01 onto %s \([^)]*\): (\d+) s so far" % re.escape(node["disk"]),
+                       out[task:result])
+    seconds = [int(n) for n in lines]
+    assert seconds and seconds[0] >= 1 and seconds == sorted(set(seconds)), out[task:result + 200]
 
 
 def test_a_second_run_changes_nothing_and_leaves_no_staging_tree(node):
