@@ -264,6 +264,20 @@ def test_the_wait_for_the_nodes_prints_progress_while_it_lasts(first):
     assert first.out.index(rounds[0][0] + ": SSH answers on") < first.out.index("TASK [Report this Dom0 done]")
 
 
+def test_the_disk_install_prints_how_long_so_far_while_it_lasts(first):
+    # The lab comes up with empty Dom0 disks, so each Dom0's first install also makes its base image (over a minute
+    # under emulation): a line every 15 s, before that node's result of the install task.
+    task = first.out.index("TASK [cmc.mvc.guest_os : Make the node's root filesystem on its disk, in one pass on the Dom0]")
+    lines = re.findall(r"^((e2e1-[a-z0-9-]+)@vm-container-\S+): installing \2 onto (\S+) \(.*\): (\d+) s so far$",
+                       first.out, re.M)
+    assert lines, first.out[task:task + 3000]
+    for host in {line[0] for line in lines}:
+        seconds = [int(line[3]) for line in lines if line[0] == host]
+        assert seconds == sorted(set(seconds)) and seconds[0] >= 15, (host, seconds)
+        shown = first.out.index("%s: installing" % host)
+        assert task < shown < first.out.index("changed: [%s " % host, shown), first.out[shown - 2000:shown + 2000]
+
+
 def test_every_node_pings_every_other_over_the_overlay_across_nat(world, first):
     ips = sorted(ip for _site, ip, _argv in first.logins.values())
     for name, login in sorted(first.logins.items()):
