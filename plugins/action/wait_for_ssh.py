@@ -47,8 +47,6 @@ class ActionModule(ActionBase):
                 return dict(result, **probe)
             for name, at in (probe.get("answered_at") or {}).items():
                 after[name] = int(round_start - start + at)
-            for name in probe.get("answered", []):
-                after.setdefault(name, int(time.monotonic() - start))
             elapsed = int(time.monotonic() - start)
             pending = [n for n in pending if n["name"] not in after]
             if not pending:
