@@ -167,11 +167,13 @@ def lock_domain(name: str, timeout: float = 1800, lock_dir: str | None = None) -
 
 
 @contextlib.contextmanager
-def domain_lock(name: str, timeout: float = 1800, lock_dir: str | None = None) -> t.Iterator[t.TextIO]:
-    """``lock_domain`` for the length of a ``with`` block, released however the block ends."""
+def domain_lock(name: str, timeout: float = 1800, lock_dir: str | None = None) -> t.Iterator[float]:
+    """``lock_domain`` for the length of a ``with`` block, released however the block ends. Yields the seconds
+    spent waiting for another run to let the lock go, which modules return as ``lock_wait_s``."""
+    start = time.monotonic()
     f = lock_domain(name, timeout, lock_dir)
     try:
-        yield f
+        yield time.monotonic() - start
     finally:
         f.close()
 

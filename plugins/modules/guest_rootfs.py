@@ -27,7 +27,8 @@ description:
     the same lock for a domain of that name), so a re-run waits for a killed run's module that is still working
     on the Dom0 (up to 30 minutes).
   - A module call prints nothing while it runs; its action plugin prints a line in the normal output every
-    O(progress_interval) seconds, naming the node and the disk and how long the install has taken so far.
+    O(progress_interval) seconds, naming the node and the disk and how long the install has taken so far, and a
+    line after a wait for another run's lock.
   - Used by the P(cmc.mvc.guest_os#role) role.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
@@ -156,6 +157,12 @@ installed:
   returned: always
   type: bool
   sample: true
+lock_wait_s:
+  description: Seconds spent waiting for the node's lock, held by another run's module still working on it;
+    the action plugin prints a line when it is 1 or more.
+  returned: success
+  type: int
+  sample: 0
 """
 
 import contextlib
@@ -198,11 +205,11 @@ def main() -> None:
     p = module.params
     # Released when the module returns, whatever the path: a persistent interpreter (mitogen) never exits.
     try:
-        with contextlib.nullcontext() if module.check_mode else _xen.domain_lock(p["hostname"]):
+        with contextlib.nullcontext(0.0) if module.check_mode else _xen.domain_lock(p["hostname"]) as waited:
             result = install(module, p)
     except _xen.LockError as exc:
         module.fail_json(msg=str(exc), field="hostname")
-    module.exit_json(**result)
+    module.exit_json(lock_wait_s=round(waited), **result)
 
 
 def install(module: AnsibleModule, p: dict[str, t.Any]) -> dict[str, t.Any]:

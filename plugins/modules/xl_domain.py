@@ -22,6 +22,9 @@ description:
     it, and their directories once empty.
   - Holds the domain's lock in C(/run/lock/cmc-mvc) (shared with M(cmc.mvc.guest_rootfs)) while it changes
     anything, so a re-run waits for a killed run's module that is still working on the Dom0 (up to 30 minutes).
+  - A module call prints nothing while it runs; its action plugin prints a line in the normal output every
+    O(progress_interval) seconds, naming the domain and its wanted state and how long so far, and a line after a
+    wait for another run's lock.
   - Used by the P(cmc.mvc.xen_domain#role) role.
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
@@ -84,6 +87,10 @@ options:
     description: Seconds to wait for a clean C(xl shutdown) before the domain is destroyed.
     type: int
     default: 120
+  progress_interval:
+    description: Seconds between the progress lines that the action plugin prints while the module runs; V(0) for none.
+    type: int
+    default: 15
 """
 
 EXAMPLES = r"""
@@ -141,6 +148,12 @@ removed:
   type: list
   elements: str
   sample: ["/etc/xen/mvc/lab1/lab1-c01.cfg", "/var/lib/xen/mvc/lab1/lab1-c01.img"]
+lock_wait_s:
+  description: Seconds spent waiting for the domain's lock, held by another run's module still working on it;
+    the action plugin prints a line when it is 1 or more.
+  returned: success
+  type: int
+  sample: 0
 field:
   description: On a refused domain, the option at fault.
   returned: failure
@@ -202,6 +215,7 @@ def main() -> None:
             autostart=dict(type="bool", default=True),
             autostart_dir=dict(type="path", default="/etc/xen/auto"),
             shutdown_timeout=dict(type="int", default=120),
+            progress_interval=dict(type="int", default=15),
         ),
         required_if=[("state", "running", ["config"]), ("state", "present", ["config"])],
         required_by={"config_content": "config"},
@@ -221,11 +235,11 @@ def main() -> None:
 
     # Released when the module returns, whatever the path: a persistent interpreter (mitogen) never exits.
     try:
-        with contextlib.nullcontext() if module.check_mode else _xen.domain_lock(name):
+        with contextlib.nullcontext(0.0) if module.check_mode else _xen.domain_lock(name) as waited:
             result = converge(module, xl, p)
     except _xen.LockError as exc:
         module.fail_json(msg=str(exc), field="name")
-    module.exit_json(**result)
+    module.exit_json(lock_wait_s=round(waited), **result)
 
 
 def converge(module: AnsibleModule, xl: str, p: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -89,6 +90,15 @@ def test_plan_runs_only_what_the_state_needs(state, current, actions):
 def test_plan_refuses_an_unknown_state():
     with pytest.raises(ValueError, match="running, present, stopped or absent"):
         _xen.plan("paused", None)
+
+
+def test_domain_lock_yields_how_long_it_waited_for_another_run(tmp_path):
+    held = _xen.lock_domain("c1-node", lock_dir=str(tmp_path))
+    threading.Timer(1.5, held.close).start()  # the other run ends after 1.5 s
+    with _xen.domain_lock("c1-node", timeout=30, lock_dir=str(tmp_path)) as waited:
+        assert 1.4 < waited < 10
+    with _xen.domain_lock("c1-node", timeout=0, lock_dir=str(tmp_path)) as waited:
+        assert waited < 0.5
 
 
 def test_lock_domain_makes_a_second_run_wait_and_names_the_holder(tmp_path):
