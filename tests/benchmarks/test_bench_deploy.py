@@ -6,10 +6,13 @@ writes its timings):
   clock in each domain); all the deploy's other work counts against it, so the serial lower bound is the number
   of nodes times that, and a deploy with no overhead and full parallelism would be 1;
 - the same deploy divided by a deploy that creates one domain (one create-to-SSH plus a deploy's fixed work);
+- a deploy that adds three domains to a running cluster divided by one that adds one, on the same Dom0s (the
+  scaling test's two scale-ups): 1 if added domains cost nothing more, 3 if they were made one after another;
 - the identical re-run divided by the first run;
 - the identical re-run under mitogen divided by the same re-run under plain Ansible (docs/mitogen.md), and the
   module calls that reach the Dom0s per node in the deploy and in a re-run, with each call's cost under each
-  (a counting callback, tests/plugins/callback/mvc_module_calls.py), so that a task added per node shows;
+  (a counting callback, tests/plugins/callback/mvc_module_calls.py), beside the counts of earlier runs kept in
+  module_calls_reference.json, so that a task added per node shows;
 - each domain's boot-to-SSH time divided by the raw operation measured on the same lab in this run
   (tests/system/lab/test_domains_create_concurrency.py): ``xl create`` of a busybox domain until it answers ping."""
 from __future__ import annotations
@@ -20,6 +23,7 @@ import os
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TIMINGS = os.path.join(TOP, "tests", "output", "deploy-timings.json")
 CREATE_TIMINGS = os.path.join(TOP, "tests", "output", "create-timings.json")
+REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "module_calls_reference.json")
 
 
 def test_deploy_time_ratios():
@@ -34,12 +38,22 @@ def test_deploy_time_ratios():
     print("ratio deploy / slowest domain's boot-to-SSH: %.1f (serial lower bound %d)" % (t["deploy_s"] / slowest, t["nodes"]))
     print("ratio deploy / one-domain deploy: %.2f (serial would be about %d)" % (t["deploy_s"] / t["one_domain_s"], t["nodes"]))
     print("ratio re-run / first run: %.2f" % (t["rerun_s"] / t["deploy_s"]))
+    assert t["three_domains_s"] > 0, t
+    print("deploy adding 1 node to a running cluster: %.0f s; adding 3 nodes on the same Dom0s: %.0f s; ratio 3 / 1: "
+          "%.2f (one after another would be about 3)" % (t["one_domain_s"], t["three_domains_s"],
+                                                         t["three_domains_s"] / t["one_domain_s"]))
     nodes = t["nodes"]
     deploy_calls, rerun_calls = t["deploy_dom0_calls"], t["rerun_mitogen_dom0_calls"]
     assert rerun_calls == t["rerun_plain_dom0_calls"] and sum(rerun_calls.values()) > 0, t
     print("module calls on the Dom0s per node: deploy %.1f, unchanged re-run %.1f (per Dom0: %s)"
           % (sum(deploy_calls.values()) / nodes, sum(rerun_calls.values()) / nodes,
              ", ".join("%s %d" % kv for kv in sorted(rerun_calls.items()))))
+    with open(REFERENCE) as f:
+        ref = json.load(f)
+    print("module calls per node, before / reference / this run: deploy - / %.1f / %.1f, re-run %.1f / %.1f / %.1f "
+          "(before: %s; reference: %s)"
+          % (ref["reference"]["deploy"], sum(deploy_calls.values()) / nodes, ref["before"]["rerun"],
+             ref["reference"]["rerun"], sum(rerun_calls.values()) / nodes, ref["before"]["when"], ref["reference"]["when"]))
     print("unchanged re-run under mitogen: %.0f s, under plain Ansible: %.0f s; ratio mitogen / plain: %.2f"
           % (t["rerun_mitogen_s"], t["rerun_plain_s"], t["rerun_mitogen_s"] / t["rerun_plain_s"]))
     busiest = max(rerun_calls.values())  # the Dom0s work in parallel: the busiest one sets the pace
