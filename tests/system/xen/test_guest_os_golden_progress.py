@@ -43,12 +43,12 @@ def build(tmp_path):
     (bin_dir / "debootstrap").chmod(0o755)
     (tmp_path / "play.yml").write_text(PLAY)
 
-    def run(interval, seconds):
+    def run(interval, seconds, *extra):
         cache = tmp_path / ("cache-%d" % interval)
         variables = {"guest_os_controller_cache_dir": str(cache), "guest_os_progress_interval": interval,
                      "guest_os_mirror": "http://127.0.0.1:9/debian"}
         env = dict(os.environ, PATH="%s:%s" % (bin_dir, os.environ["PATH"]), STANDIN_SECONDS=str(seconds))
-        p = subprocess.run(["ansible-playbook", str(tmp_path / "play.yml"), "-e", json.dumps(variables)],
+        p = subprocess.run(["ansible-playbook", str(tmp_path / "play.yml"), "-e", json.dumps(variables)] + list(extra),
                            capture_output=True, text=True, check=False, env=env, timeout=300)
         assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
         return p.stdout, cache
@@ -79,3 +79,9 @@ def test_an_interval_of_zero_runs_the_steps_unpolled(build):
     out, cache = build(0, 1)
     assert "ASYNC" not in out, out
     assert len([p for p in os.listdir(cache) if p.endswith(".tar.gz")]) == 1
+
+
+def test_check_mode_runs_neither_step_and_builds_nothing(build):
+    out, cache = build(1, 1, "--check")
+    assert "skipping: [localhost]" in step(out, "Install the OS into a fresh tree with debootstrap"), out
+    assert not cache.exists() or os.listdir(cache) == [], os.listdir(cache)
