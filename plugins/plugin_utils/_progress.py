@@ -54,8 +54,10 @@ class ProgressActionBase(ActionBase):
     MODULE = ""
 
     def describe(self, args: t.Mapping[str, t.Any]) -> str:
-        """What the module call does, for example ``installing c01 onto /var/lib/xen/c01.img``."""
-        raise NotImplementedError
+        """What the module call does, for example ``installing c01 onto /var/lib/xen/c01.img``. Each action that
+        uses this base says it for its own module (guest_rootfs, xl_domain); the base serves no module itself, so
+        it has no words of its own and refuses to be used as it is."""
+        raise NotImplementedError("%s must say what its module call does" % type(self).__name__)
 
     def run(self, tmp: t.Any = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         task_vars = task_vars or {}
