@@ -57,3 +57,40 @@ def test_bad_input_is_an_error():
         mvc_node_status({}, {})
     with pytest.raises(AnsibleFilterError):
         mvc_topology_dot("x")
+
+
+SINFO_22 = {"nodes": [{"name": "lab1-compute-0", "state": "idle", "state_flags": ["DRAIN"], "reason": "munge: no credential"}]}
+SINFO_23 = {"sinfo": [{"node": {"state": ["IDLE"]}, "nodes": {"nodes": ["lab1-compute-0"]}, "reason": {"description": ""}}]}
+LIVE = {"vmc.s1": {"domains": {"lab1-frontend": RUNNING}, "edges": [{"cluster": "lab1", "running": True}],
+                   "reached": ["10.200.0.1", "10.200.0.2"]},
+        "vmc.s2": {"domains": {"lab1-compute-0": RUNNING}, "edges": [{"cluster": "lab1", "running": True}],
+                   "reached": ["10.200.0.1", "10.200.0.2"]}}
+
+
+def test_slurm_state_and_reason_of_each_compute_node():
+    rows = mvc_node_status([PLAN], LIVE, {"lab1": SINFO_22})
+    assert rows[0]["slurm"] is None  # the frontend runs no slurmd
+    assert rows[1]["slurm"] == "idle+drain" and rows[1]["slurm_reason"] == "munge: no credential"
+    rows = mvc_node_status([PLAN], LIVE, {"lab1": SINFO_23})
+    assert rows[1]["slurm"] == "idle" and rows[1]["slurm_reason"] == ""
+
+
+def test_slurm_unknown_when_the_frontend_did_not_answer_and_absent_without_slurm():
+    assert mvc_node_status([PLAN], LIVE, {"lab1": None})[1]["slurm"] == "unknown (frontend unreachable)"
+    assert mvc_node_status([PLAN], LIVE, {"lab1": {"nodes": []}})[1]["slurm"] == "not in slurm"
+    assert mvc_node_status([PLAN], LIVE)[1]["slurm"] is None
+
+
+def test_dot_shows_a_drained_node_apart_from_an_idle_one():
+    drained = mvc_topology_dot(mvc_node_status([PLAN], LIVE, {"lab1": SINFO_22}))
+    assert '"vm:lab1-compute-0" [shape=box, style=rounded, color=darkorange' in drained
+    assert "slurm idle+drain (munge: no credential)" in drained
+    idle = mvc_topology_dot(mvc_node_status([PLAN], LIVE, {"lab1": SINFO_23}))
+    assert '"vm:lab1-compute-0" [shape=box, style=rounded, color=darkgreen' in idle and "slurm idle" in idle
+
+
+def test_bad_sinfo_is_an_error():
+    with pytest.raises(AnsibleFilterError, match="sinfo --json"):
+        mvc_node_status([PLAN], LIVE, {"lab1": "not json"})
+    with pytest.raises(AnsibleFilterError):
+        mvc_node_status([PLAN], LIVE, ["lab1"])
