@@ -73,9 +73,10 @@ def logins(out):
 
 
 class Cluster:
-    def __init__(self, work, name, count, key_pub, sudo=True):
+    def __init__(self, work, name, count, key_pub, sudo=True, services=None):
         self.name = name
         self.request = os.path.join(work, name + ".json")
+        self.services = services
         self.write(count, key_pub, sudo)
 
     def write(self, count, key_pub, sudo=True):
@@ -83,6 +84,8 @@ class Cluster:
                             "frontend": {"vcpus": 1, "memory_mb": 256, "disk_gb": 1},
                             "compute": {"count": count, "vcpus": 1, "memory_mb": 256, "disk_gb": 1},
                             "packages": ["bc"], "users": [{"name": "alice", "ssh_keys": [key_pub], "sudo": sudo}]}}
+        if self.services is not None:
+            req["vcluster"]["services"] = self.services
         with open(self.request, "w") as f:
             json.dump(req, f)
 
@@ -320,6 +323,62 @@ def test_the_domains_of_one_dom0_are_made_at_the_same_time(world, first):
 
 
 @pytest.mark.parametrize("mitogen", [MITOGEN, not MITOGEN], ids=["as-the-suite", "the-other-way"])
+def compute_sites(first):
+    return dict((name, site) for name, (site, _ip, _argv) in first.logins.items() if "-compute-" in name)
+
+
+def test_slurm_has_every_compute_node_idle_in_its_site_partition_and_all(world, first):
+    out = node_run(world, first.logins["e2e1-frontend"], "sinfo --noheader --Node --format='%N %P %t %f'").stdout
+    rows = sorted(tuple(line.split()) for line in out.splitlines())
+    want = sorted([(name, "all*", "idle", "site_" + site) for name, site in compute_sites(first).items()]
+                  + [(name, site, "idle", "site_" + site) for name, site in compute_sites(first).items()])
+    assert rows == want, out
+
+
+def test_slurm_runs_a_job_over_both_sites_and_one_on_the_site_asked_for(world, first):
+    sites = compute_sites(first)
+    one = sorted(n for n, s in sites.items() if s == "osaka")
+    other = sorted(n for n, s in sites.items() if s == "sdsc")
+    assert one and other, sites
+    out = node_run(world, first.logins["e2e1-frontend"],
+                   "srun -N3 hostname | sort | tr '\\n' ' '; echo; srun -p osaka -N%d hostname | sort | tr '\\n' ' '; "
+                   "echo; srun -C site_sdsc -N%d hostname | sort | tr '\\n' ' '" % (len(one), len(other))).stdout
+    lines = [line.split() for line in out.splitlines()]
+    assert lines == [sorted(sites), one, other], out
+
+
+def test_a_job_on_one_site_writes_home_that_a_node_of_the_other_site_reads(world, first):
+    sites = compute_sites(first)
+    writer = sorted(n for n, s in sites.items() if s == "osaka")[0]
+    token = "written-%d" % time.time_ns()
+    out = node_run(world, first.logins["e2e1-frontend"],
+                   "srun -w %s sh -c 'echo %s $(hostname) > ~/home-check'; "
+                   "srun -p sdsc -N1 sh -c 'cat ~/home-check; stat --file-system --format=%%T ~'; cat ~/home-check"
+                   % (writer, token)).stdout
+    assert out.splitlines() == ["%s %s" % (token, writer), "nfs", "%s %s" % (token, writer)], out
+
+
+def test_an_mpi_job_has_ranks_on_both_sites_and_passes_1mib_round_a_ring(world, first):
+    out = node_run(world, first.logins["e2e1-frontend"],
+                   "srun --mpi=pmix -N3 python3 -m mpi4py.bench helloworld; "
+                   "srun --mpi=pmix -N3 python3 -m mpi4py.bench ringtest -n 1048576 -l 3").stdout
+    hello = sorted(re.findall(r"^Hello, World! I am process (\d) of 3 on (\S+)\.$", out, re.M))
+    assert [rank for rank, _host in hello] == ["0", "1", "2"], out
+    assert {host for _rank, host in hello} == set(compute_sites(first)), out
+    assert re.search(r"^time for 3 loops = \S+ seconds \(3 processes, 1048576 bytes\)$", out, re.M), out
+
+
+def test_a_compute_node_has_memory_left_with_its_daemons_running(world, first):
+    login = first.logins["e2e1-compute-0"]
+    out = node_run(world, login, "systemctl is-active munge slurmd; grep -E '^Mem(Total|Available):' /proc/meminfo").stdout
+    assert out.split()[:2] == ["active", "active"], out
+    mem = dict((k.rstrip(":"), int(v)) for k, v in re.findall(r"^(Mem\w+:)\s+(\d+) kB$", out, re.M))
+    print("memory of a 256 MB node with munged and slurmd running: total %d MiB, available %d MiB"
+          % (mem["MemTotal"] // 1024, mem["MemAvailable"] // 1024))
+    # Room for a few MPI ranks (about 24 MiB each, measured) beside the daemons.
+    assert mem["MemAvailable"] // 1024 >= 96, out
+
+
 def test_a_second_identical_run_changes_nothing(world, first, mitogen):
     calls = os.path.join(world["work"], "rerun-calls-%s.json" % ("mitogen" if mitogen else "plain"))
     p = playbook("deploy_mvc", world["inventory"], "-e", "@" + first.request, mitogen=mitogen, module_calls=calls)
@@ -333,9 +392,82 @@ def test_a_second_identical_run_changes_nothing(world, first, mitogen):
         world["timings"]["rerun_s"] = p.elapsed
 
 
+def sinfo_states(world, first):
+    """Node -> (state, reason) in Slurm, as the frontend's sinfo says (state lower case, flags after +)."""
+    out = node_run(world, first.logins["e2e1-frontend"], "sinfo --noheader --Node --partition=all --format='%N|%T|%E'").stdout
+    return dict((f[0], (f[1].lower(), f[2])) for f in (line.split("|", 2) for line in out.splitlines()))
+
+
+def wait_for_states(world, first, want, timeout=240):
+    """Polls sinfo until each node of ``want`` is in a state that matches its pattern; returns the states."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = sinfo_states(world, first)
+        if all(re.fullmatch(pattern, states.get(node, ("absent", ""))[0]) for node, pattern in want.items()):
+            return states
+        assert time.monotonic() < deadline, "after %d s, wanted %s, sinfo says %s" % (timeout, want, states)
+        time.sleep(5)
+
+
+def test_the_health_check_drains_a_node_without_home_or_mtu_path_and_resumes_it(world, first):
+    # compute-0 loses its shared /home (the local directory shows through); compute-1's overlay NIC gets a smaller
+    # MTU, so the overlay's full-size packets no longer reach the frontend. Nothing else changes.
+    c0, c1 = first.logins["e2e1-compute-0"], first.logins["e2e1-compute-1"]
+    nic = "$(ip -o -4 addr show to %s | cut -d' ' -f2)"
+    node_run(world, c0, "sudo -n sh -c 'cd / && systemctl stop home.automount && umount -l /home'")
+    node_run(world, c1, "sudo -n ip link set dev %s mtu 1200" % (nic % c1[1]))
+    try:
+        states = wait_for_states(world, first, {"e2e1-compute-0": r"(idle|mixed)\+?drain.*|drained",
+                                                "e2e1-compute-1": r"(idle|mixed)\+?drain.*|drained"})
+        assert states["e2e1-compute-0"][1] == "health: /home is not nfs (ext2/ext3)", states
+        assert states["e2e1-compute-1"][1] == "health: no 1360-byte path to the controller", states
+        assert states["e2e1-compute-2"][0] == "idle", states
+    finally:
+        node_run(world, c0, "sudo -n systemctl start home.automount")
+        node_run(world, c1, "sudo -n ip link set dev %s mtu 1360" % (nic % c1[1]))
+    wait_for_states(world, first, {"e2e1-compute-0": "idle", "e2e1-compute-1": "idle"})
+
+
+def test_slurmd_stopped_and_a_wrong_munge_key_are_mended_by_a_rerun(world, first):
+    c1, c2 = first.logins["e2e1-compute-1"], first.logins["e2e1-compute-2"]
+    fe = first.logins["e2e1-frontend"]
+    node_run(world, c1, "sudo -n systemctl stop slurmd")
+    node_run(world, c2, "sudo -n sh -c 'head -c 128 /dev/urandom > /etc/munge/munge.key && systemctl restart munge'")
+    # A job cannot start on either: no slurmd on one, credentials that the other cannot read.
+    for node in ("e2e1-compute-1", "e2e1-compute-2"):
+        p = node_run(world, fe, "timeout 120 srun --immediate=30 -w %s hostname" % node, check=False)
+        assert p.returncode != 0 and node not in p.stdout, (node, p.stdout, p.stderr)
+    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + first.request)
+    assert p.returncode == 0, p.stdout[-4000:]
+    assert {h for h, (c, _f) in recap(p.stdout).items() if c} == {"e2e1-compute-1", "e2e1-compute-2"}, p.stdout[-4000:]
+    states = wait_for_states(world, first, {n: "idle" for n in ("e2e1-compute-0", "e2e1-compute-1", "e2e1-compute-2")})
+    out = node_run(world, fe, "srun -N3 hostname | sort | tr '\\n' ' '").stdout
+    assert out.split() == ["e2e1-compute-0", "e2e1-compute-1", "e2e1-compute-2"], (out, states)
+
+
+def test_a_paused_site_goes_down_in_slurm_the_other_runs_jobs_and_it_comes_back(world, first):
+    sites = compute_sites(first)
+    far = sorted(n for n, s in sites.items() if s == "sdsc")
+    near = sorted(n for n, s in sites.items() if s == "osaka")
+    helper = world["lab"]["helper"]
+    dom0 = [vm["inventory_name"] for site, vm in helper.vm_containers(world["lab"]) if site["name"] == "sdsc"][0]
+    helper.ssh(dom0, "for d in %s; do xl pause $d; done" % " ".join(far))
+    try:
+        wait_for_states(world, first, dict((n, r"down.*") for n in far), timeout=300)
+        out = node_run(world, first.logins["e2e1-frontend"], "srun -p osaka -N%d hostname | sort | tr '\\n' ' '" % len(near)).stdout
+        assert out.split() == near, out
+    finally:
+        helper.ssh(dom0, "for d in %s; do xl unpause $d; done" % " ".join(far))
+    # slurmctld pings down nodes only every few minutes (measured on the lab: about 4 minutes after unpausing).
+    wait_for_states(world, first, dict((n, "idle") for n in sites), timeout=480)
+    out = node_run(world, first.logins["e2e1-frontend"], "srun -p sdsc -N%d hostname | sort | tr '\\n' ' '" % len(far)).stdout
+    assert out.split() == far, out
+
+
 @pytest.fixture(scope="module")
 def second(world, first):
-    c = Cluster(world["work"], "e2e2", 1, world["pub"])
+    # The faults of the overlay and the Dom0s, on a cluster without services: Slurm's are on the first one.
+    c = Cluster(world["work"], "e2e2", 1, world["pub"], services={"scheduler": "none", "mpi": "none"})
     # The faults of a site come first: each deploy fails naming the site, and the database claims nothing.
     c.fault_frontend = playbook("deploy_mvc", broken_inventory(world, "frontend-down", frontend_down=True),
                                 "-e", "@" + c.request)
@@ -485,6 +617,10 @@ def test_status_reports_live_state_and_draws_the_topology(world, first, second):
                       r'edge (\w+), (reachable from [^"]+|unreachable)"', p.stdout)
     assert sorted(r[1] for r in rows) == sorted(list(first.logins) + list(second.logins))
     assert all(r[6] == "running" and r[7] == "up" and r[8].startswith("reachable") for r in rows), rows
+    # Slurm's state of each compute node of the first cluster, read on its frontend; the second has no Slurm.
+    slurm = dict((r[1], re.search(r", slurm (.+)$", r[8])) for r in rows)
+    assert all(slurm[n] and slurm[n].group(1) == "idle" for n in first.logins if "-compute-" in n), rows
+    assert not any(slurm[n] for n in list(second.logins) + ["e2e1-frontend"]), rows
     # n2n v1 relays the guests' frames between sites through the supernode (the pings above crossed the NATs).
     relayed = re.findall(r'"msg": "supernode (\S+): received (\d+) bytes, sent (\d+) bytes since ([^"]+)"', p.stdout)
     assert len(relayed) == 1 and int(relayed[0][1]) > 0 and int(relayed[0][2]) > 0, p.stdout[-4000:]
@@ -494,6 +630,7 @@ def test_status_reports_live_state_and_draws_the_topology(world, first, second):
     assert raw.count("<svg") == 1 and "site osaka" in svg and "site sdsc" in svg
     for name in list(first.logins) + list(second.logins):
         assert ">%s</text>" % name in svg, name
+    assert svg.count(">slurm idle</text>") == 3, svg
 
 
 def test_destroy_removes_one_cluster_and_leaves_the_other(world, first, second):
