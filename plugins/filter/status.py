@@ -45,7 +45,8 @@ def mvc_node_status(clusters: t.Any, live: t.Any, slurm: t.Any = None) -> list[d
 
     ``live`` maps each Dom0 to ``{domains: xl_info.domains, edges: n2n_info.edges, reached: [overlay IPs that
     answered a ping from it]}``; a Dom0 missing from it was unreachable. ``slurm`` maps the name of each cluster
-    with Slurm to the parsed output of ``sinfo --json`` on its frontend, or to None when that did not answer.
+    with Slurm to the parsed output of ``sinfo --json`` on its frontend, or to None when that did not answer; a
+    cluster whose plan has ``services.scheduler: slurm`` and is missing from it was not reached.
     """
     if not isinstance(clusters, list) or not isinstance(live, dict) or not isinstance(slurm or {}, dict):
         raise AnsibleFilterError("mvc_node_status: expected a list of cluster plans, a mapping of Dom0 states and "
@@ -53,8 +54,9 @@ def mvc_node_status(clusters: t.Any, live: t.Any, slurm: t.Any = None) -> list[d
     rows = []
     for plan in clusters:
         name = plan["cluster"]["name"]
-        in_slurm = name in (slurm or {})
-        states = slurm_nodes(slurm[name]) if in_slurm and slurm[name] is not None else None
+        # A cluster whose plan says Slurm but that is missing from ``slurm``: its frontend was not reached.
+        in_slurm = name in (slurm or {}) or (plan["cluster"].get("services") or {}).get("scheduler") == "slurm"
+        states = slurm_nodes(slurm[name]) if (slurm or {}).get(name) is not None else None
         for node in plan["nodes"]:
             dom0 = live.get(node["dom0"])
             if dom0 is None:

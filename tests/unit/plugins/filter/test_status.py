@@ -79,6 +79,10 @@ def test_slurm_unknown_when_the_frontend_did_not_answer_and_absent_without_slurm
     assert mvc_node_status([PLAN], LIVE, {"lab1": None})[1]["slurm"] == "unknown (frontend unreachable)"
     assert mvc_node_status([PLAN], LIVE, {"lab1": {"nodes": []}})[1]["slurm"] == "not in slurm"
     assert mvc_node_status([PLAN], LIVE)[1]["slurm"] is None
+    # The plan says Slurm, but its frontend was not asked (it answered no ping).
+    with_slurm = dict(PLAN, cluster={"name": "lab1", "services": {"scheduler": "slurm"}})
+    assert mvc_node_status([with_slurm], LIVE, {})[1]["slurm"] == "unknown (frontend unreachable)"
+    assert mvc_node_status([with_slurm], LIVE)[0]["slurm"] is None  # the frontend runs no slurmd
 
 
 def test_dot_shows_a_drained_node_apart_from_an_idle_one():
