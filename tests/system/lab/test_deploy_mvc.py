@@ -476,9 +476,8 @@ def second(world, first):
     # Dom0 cost about 6 minutes in the clean-clone run of 2026-12-02.
     with open(os.path.join(TOP, "roles", "mvc", "defaults", "main.yml")) as f:
         services_packages = [p for ps in yaml.safe_load(f)["mvc_service_packages"].values() for p in ps]
-    c = Cluster(world["work"], "e2e2", 1, world["pub"], services={"scheduler": "none", "mpi": "none",
-                                                                   "shared_home": False},
-                packages=["bc"] + services_packages)
+    no_services = {"scheduler": "none", "mpi": "none", "shared_home": False}
+    c = Cluster(world["work"], "e2e2", 1, world["pub"], services=no_services, packages=["bc"] + services_packages)
     # The faults of a site come first: each deploy fails naming the site, and the database claims nothing.
     c.fault_frontend = playbook("deploy_mvc", broken_inventory(world, "frontend-down", frontend_down=True),
                                 "-e", "@" + c.request)
