@@ -34,6 +34,8 @@ if t.TYPE_CHECKING:
 
 # Bad input (``field`` names it) or a failed step (field None: the message alone).
 GuestError = FieldError
+# Debian's range for users (adduser.conf's FIRST_UID..LAST_UID): below are system accounts, above nobody's.
+FIRST_UID, LAST_UID = 1000, 59999
 
 
 def check(params: Params) -> None:
@@ -43,6 +45,10 @@ def check(params: Params) -> None:
     for i, user in enumerate(params["users"] or []):
         if not USER_RE.fullmatch(user.get("name") or ""):
             raise GuestError("users[%d].name" % i, "%r is not a valid user name" % (user.get("name"),))
+        uid = user.get("uid")
+        if uid is not None and not FIRST_UID <= uid <= LAST_UID:
+            raise GuestError("users[%d].uid" % i, "%d is outside %d-%d, the uids of users that are not system "
+                                                  "accounts" % (uid, FIRST_UID, LAST_UID))
     for i, f in enumerate(params["files"] or []):
         path = f.get("path") or ""
         if path.startswith("/") or ".." in path.split("/") or not path:
@@ -214,8 +220,13 @@ def add_kernel_modules(params: Params, tree: str, run: Run) -> None:
 
 def add_user(tree: str, user: t.Mapping[str, t.Any], run: Run) -> None:
     name = user["name"]
-    run(["chroot", tree, "useradd", "--create-home", "--user-group", "--shell", "/bin/bash", name],
-        "adding user %s" % name)
+    if user.get("uid") is not None:
+        # The group first: useradd --user-group takes the uid as gid only when that gid is free.
+        run(["chroot", tree, "groupadd", "--gid", str(user["uid"]), name], "adding group %s" % name)
+        ids = ["--uid", str(user["uid"]), "--gid", str(user["uid"])]
+    else:
+        ids = ["--user-group"]
+    run(["chroot", tree, "useradd", "--create-home"] + ids + ["--shell", "/bin/bash", name], "adding user %s" % name)
     ssh = os.path.join(tree, "home", name, ".ssh")
     os.makedirs(ssh, mode=0o700, exist_ok=True)
     write(os.path.join(ssh, "authorized_keys"), "".join(k.strip() + "\n" for k in user.get("ssh_keys") or []), 0o600)

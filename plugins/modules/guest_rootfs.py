@@ -122,6 +122,13 @@ options:
         description: Whether the user gets passwordless sudo.
         type: bool
         default: false
+      uid:
+        description:
+          - The user's uid, and its group's gid. By default C(useradd) picks the next free one, which is the same on
+            every node made with the same O(users) in the same order.
+          - Give it where the same user must own files across nodes that do not share that history, for example
+            a home directory shared over NFS with other hosts.
+        type: int
   progress_interval:
     description: Seconds between the progress lines that the action plugin prints while the module runs; V(0) for none.
     type: int
@@ -197,6 +204,7 @@ def main() -> None:
                 name=dict(type="str", required=True),
                 ssh_keys=dict(type="list", elements="str", default=[], no_log=False),
                 sudo=dict(type="bool", default=False),
+                uid=dict(type="int"),
             )),
             progress_interval=dict(type="int", default=15),
         ),

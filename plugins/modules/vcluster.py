@@ -158,7 +158,8 @@ options:
             description:
               - The user's uid, from 1000 to 59999 (below is a system account, above Debian's reserved ids such as
                 C(slurm)'s 64030), unique in the request; default the next free one.
-              - Validated and recorded; O(state=present) does not yet apply it (C(cmc.mvc.guest_os) picks the uid).
+              - This module validates and records it; the deploy's guest install (C(cmc.mvc.guest_os)) makes the
+                user with it, and the user's own group with the same gid.
             type: int
       services:
         description:

@@ -73,11 +73,12 @@ def logins(out):
 
 
 class Cluster:
-    def __init__(self, work, name, count, key_pub, sudo=True, services=None, packages=("bc",)):
+    def __init__(self, work, name, count, key_pub, sudo=True, services=None, packages=("bc",), uid=None):
         self.name = name
         self.request = os.path.join(work, name + ".json")
         self.services = services
         self.packages = list(packages)
+        self.uid = uid
         self.write(count, key_pub, sudo)
 
     def write(self, count, key_pub, sudo=True):
@@ -85,6 +86,8 @@ class Cluster:
                             "frontend": {"vcpus": 1, "memory_mb": 256, "disk_gb": 1},
                             "compute": {"count": count, "vcpus": 1, "memory_mb": 256, "disk_gb": 1},
                             "packages": self.packages, "users": [{"name": "alice", "ssh_keys": [key_pub], "sudo": sudo}]}}
+        if self.uid is not None:
+            req["vcluster"]["users"][0]["uid"] = self.uid
         if self.services is not None:
             req["vcluster"]["services"] = self.services
         with open(self.request, "w") as f:
@@ -231,7 +234,8 @@ def dom0_run(world, command):
 
 @pytest.fixture(scope="module")
 def first(world):
-    c = Cluster(world["work"], "e2e1", 3, world["pub"])
+    # A uid that useradd would not pick on its own (the first free one is 1000).
+    c = Cluster(world["work"], "e2e1", 3, world["pub"], uid=3001)
     p = playbook("deploy_mvc", world["inventory"], "-e", "@" + c.request,
                  module_calls=os.path.join(world["work"], "deploy-calls.json"))
     assert p.returncode == 0, p.stdout[-6000:]
@@ -353,9 +357,11 @@ def test_a_job_on_one_site_writes_home_that_a_node_of_the_other_site_reads(world
     token = "written-%d" % time.time_ns()
     out = node_run(world, first.logins["e2e1-frontend"],
                    "srun -w %s sh -c 'echo %s $(hostname) > ~/home-check'; "
-                   "srun -p sdsc -N1 sh -c 'cat ~/home-check; stat --file-system --format=%%T ~'; cat ~/home-check"
+                   "srun -p sdsc -N1 sh -c 'cat ~/home-check; stat --file-system --format=%%T ~; "
+                   "stat --format=%%u:%%g ~/home-check; id -u; id -g'; cat ~/home-check"
                    % (writer, token)).stdout
-    assert out.splitlines() == ["%s %s" % (token, writer), "nfs", "%s %s" % (token, writer)], out
+    # The request's uid, the same on both sites: the file is alice's wherever it is read.
+    assert out.splitlines() == ["%s %s" % (token, writer), "nfs", "3001:3001", "3001", "3001", "%s %s" % (token, writer)], out
 
 
 def test_an_mpi_job_has_ranks_on_both_sites_and_passes_1mib_round_a_ring(world, first):

@@ -35,6 +35,8 @@ def test_good_input_passes(params):
     ({"kernel_release": "9.9.9"}, "kernel_release"),
     ({"hostname": "lab1-c01\n"}, "hostname"),
     ({"users": [{"name": "alice\n"}]}, "users[0].name"),
+    ({"users": [{"name": "alice", "uid": 999}]}, "users[0].uid"),
+    ({"users": [{"name": "alice"}, {"name": "bob", "uid": 65534}]}, "users[1].uid"),
 ])
 def test_bad_input_names_the_field(params, change, field):
     params.update(change)
@@ -60,6 +62,20 @@ def test_write_replaces_a_link_instead_of_following_it(tmp_path):
     _guest.write(str(tmp_path / "tree" / "etc" / "resolv.conf"), "guest\n", 0o644)
     assert outside.read_text() == "dom0\n"
     assert (tmp_path / "tree" / "etc" / "resolv.conf").read_text() == "guest\n"
+
+
+@pytest.mark.parametrize("user, commands", [
+    ({"name": "alice"}, [["useradd", "--create-home", "--user-group", "--shell", "/bin/bash", "alice"]]),
+    ({"name": "alice", "uid": 3001}, [["groupadd", "--gid", "3001", "alice"],
+                                      ["useradd", "--create-home", "--uid", "3001", "--gid", "3001", "--shell",
+                                       "/bin/bash", "alice"]]),
+])
+def test_a_user_gets_the_uid_asked_for_as_uid_and_gid(tmp_path, user, commands):
+    calls = []
+    _guest.add_user(str(tmp_path), dict(user, ssh_keys=["ssh-ed25519 AAAA alice"], sudo=False),
+                    lambda argv, what: calls.append(argv))
+    assert [argv[2:] for argv in calls if argv[:2] == ["chroot", str(tmp_path)]][:-1] == commands
+    assert (tmp_path / "home" / "alice" / ".ssh" / "authorized_keys").read_text() == "ssh-ed25519 AAAA alice\n"
 
 
 def test_stamp_that_is_missing_or_broken_reads_as_none(tmp_path):
