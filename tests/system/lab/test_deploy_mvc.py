@@ -136,12 +136,13 @@ def node_statuses(world, cluster):
     return dict((n["name"], n["status"]) for c in data["clusters"] for n in c["nodes"])
 
 
-def n2n_key(world, cluster):
-    """The cluster's N2N key, read from the lab's MVC database file (stored in clear there)."""
+def db_key(world, cluster, column="n2n_key"):
+    """A key of the cluster, read from the lab's MVC database file (stored in clear there)."""
+    assert column in ("n2n_key", "munge_key")
     with open(os.path.join(world["inventory"], "group_vars", "all.yml")) as f:
         database = yaml.safe_load(f)["mvc_database"]
     with sqlite3.connect(database) as conn:
-        return conn.execute("SELECT n2n_key FROM mvc_clusters WHERE name = ?", (cluster,)).fetchone()[0]
+        return conn.execute("SELECT %s FROM mvc_clusters WHERE name = ?" % column, (cluster,)).fetchone()[0]
 
 
 def broken_inventory(world, name, frontend_down=False, vm_container_down=False):
@@ -327,16 +328,29 @@ def test_the_domains_of_one_dom0_are_made_at_the_same_time(world, first):
     assert together > 0, "no Dom0 got more than one domain of e2e1"
 
 
+def slurm_rows(world, cluster):
+    """Sorted (node, partition, state, features) rows of the cluster's sinfo."""
+    out = node_run(world, cluster.logins[cluster.name + "-frontend"], "sinfo --noheader --Node --format='%N %P %t %f'").stdout
+    return sorted(tuple(line.split()) for line in out.splitlines())
+
+
+def slurm_rows_wanted(sites):
+    """The rows of ``slurm_rows`` for compute nodes {name: site}, each idle in all (the default) and its site."""
+    return sorted([(name, "all*", "idle", "site_" + site) for name, site in sites.items()]
+                  + [(name, site, "idle", "site_" + site) for name, site in sites.items()])
+
+
+def srun_hosts(world, cluster, options):
+    """The sorted hostnames that ``srun OPTIONS hostname`` prints, run on the cluster's frontend."""
+    return sorted(node_run(world, cluster.logins[cluster.name + "-frontend"], "srun %s hostname" % options).stdout.split())
+
+
 def compute_sites(first):
     return dict((name, site) for name, (site, _ip, _argv) in first.logins.items() if "-compute-" in name)
 
 
 def test_slurm_has_every_compute_node_idle_in_its_site_partition_and_all(world, first):
-    out = node_run(world, first.logins["e2e1-frontend"], "sinfo --noheader --Node --format='%N %P %t %f'").stdout
-    rows = sorted(tuple(line.split()) for line in out.splitlines())
-    want = sorted([(name, "all*", "idle", "site_" + site) for name, site in compute_sites(first).items()]
-                  + [(name, site, "idle", "site_" + site) for name, site in compute_sites(first).items()])
-    assert rows == want, out
+    assert slurm_rows(world, first) == slurm_rows_wanted(compute_sites(first))
 
 
 def test_slurm_runs_a_job_over_both_sites_and_one_on_the_site_asked_for(world, first):
@@ -344,11 +358,9 @@ def test_slurm_runs_a_job_over_both_sites_and_one_on_the_site_asked_for(world, f
     one = sorted(n for n, s in sites.items() if s == "osaka")
     other = sorted(n for n, s in sites.items() if s == "sdsc")
     assert one and other, sites
-    out = node_run(world, first.logins["e2e1-frontend"],
-                   "srun -N3 hostname | sort | tr '\\n' ' '; echo; srun -p osaka -N%d hostname | sort | tr '\\n' ' '; "
-                   "echo; srun -C site_sdsc -N%d hostname | sort | tr '\\n' ' '" % (len(one), len(other))).stdout
-    lines = [line.split() for line in out.splitlines()]
-    assert lines == [sorted(sites), one, other], out
+    assert srun_hosts(world, first, "-N3") == sorted(sites)
+    assert srun_hosts(world, first, "-p osaka -N%d" % len(one)) == one
+    assert srun_hosts(world, first, "-C site_sdsc -N%d" % len(other)) == other
 
 
 def test_a_job_on_one_site_writes_home_that_a_node_of_the_other_site_reads(world, first):
@@ -399,17 +411,19 @@ def test_a_second_identical_run_changes_nothing(world, first, mitogen):
         world["timings"]["rerun_s"] = p.elapsed
 
 
-def sinfo_states(world, first):
+def sinfo_states(world, cluster):
     """Node -> (state, reason) in Slurm, as the frontend's sinfo says (state lower case, flags after +)."""
-    out = node_run(world, first.logins["e2e1-frontend"], "sinfo --noheader --Node --partition=all --format='%N|%T|%E'").stdout
+    out = node_run(world, cluster.logins[cluster.name + "-frontend"],
+                   "sinfo --noheader --Node --partition=all --format='%N|%T|%E'").stdout
     return dict((f[0], (f[1].lower(), f[2])) for f in (line.split("|", 2) for line in out.splitlines()))
 
 
-def wait_for_states(world, first, want, timeout=240):
-    """Polls sinfo until each node of ``want`` is in a state that matches its pattern; returns the states."""
+def wait_for_states(world, cluster, want, timeout=240):
+    """Polls sinfo until each node of ``want`` is in a state that matches its pattern (``absent`` when sinfo does
+    not list it); returns the states."""
     deadline = time.monotonic() + timeout
     while True:
-        states = sinfo_states(world, first)
+        states = sinfo_states(world, cluster)
         if all(re.fullmatch(pattern, states.get(node, ("absent", ""))[0]) for node, pattern in want.items()):
             return states
         assert time.monotonic() < deadline, "after %d s, wanted %s, sinfo says %s" % (timeout, want, states)
@@ -451,8 +465,7 @@ def test_slurmd_stopped_and_a_wrong_munge_key_are_mended_by_a_rerun(world, first
     assert p.returncode == 0, p.stdout[-4000:]
     assert {h for h, (c, _f) in recap(p.stdout).items() if c} == {"e2e1-compute-1", "e2e1-compute-2"}, p.stdout[-4000:]
     states = wait_for_states(world, first, {n: "idle" for n in ("e2e1-compute-0", "e2e1-compute-1", "e2e1-compute-2")})
-    out = node_run(world, fe, "srun -N3 hostname | sort | tr '\\n' ' '").stdout
-    assert out.split() == ["e2e1-compute-0", "e2e1-compute-1", "e2e1-compute-2"], (out, states)
+    assert srun_hosts(world, first, "-N3") == ["e2e1-compute-0", "e2e1-compute-1", "e2e1-compute-2"], states
 
 
 def test_a_paused_site_goes_down_in_slurm_the_other_runs_jobs_and_it_comes_back(world, first):
@@ -464,26 +477,26 @@ def test_a_paused_site_goes_down_in_slurm_the_other_runs_jobs_and_it_comes_back(
     helper.ssh(dom0, "for d in %s; do xl pause $d; done" % " ".join(far))
     try:
         wait_for_states(world, first, dict((n, r"down.*") for n in far), timeout=300)
-        out = node_run(world, first.logins["e2e1-frontend"], "srun -p osaka -N%d hostname | sort | tr '\\n' ' '" % len(near)).stdout
-        assert out.split() == near, out
+        assert srun_hosts(world, first, "-p osaka -N%d" % len(near)) == near
     finally:
         helper.ssh(dom0, "for d in %s; do xl unpause $d; done" % " ".join(far))
     # slurmctld pings down nodes only every few minutes (measured on the lab: about 4 minutes after unpausing).
     wait_for_states(world, first, dict((n, "idle") for n in sites), timeout=480)
-    out = node_run(world, first.logins["e2e1-frontend"], "srun -p sdsc -N%d hostname | sort | tr '\\n' ' '" % len(far)).stdout
-    assert out.split() == far, out
+    assert srun_hosts(world, first, "-p sdsc -N%d" % len(far)) == far
 
 
 @pytest.fixture(scope="module")
 def second(world, first):
-    # The faults of the overlay and the Dom0s, on a cluster without services: Slurm's are on the first one. It asks
+    # The faults of the overlay and the Dom0s, and scaling; the services' faults are the first cluster's. It asks
     # for the packages that the first cluster's services put in its golden image, so the two share that image
     # (golden images are named after their sorted packages): a second golden image and its base image on each
     # Dom0 cost about 6 minutes in the clean-clone run of 2026-12-02.
     with open(os.path.join(TOP, "roles", "mvc", "defaults", "main.yml")) as f:
         services_packages = [p for ps in yaml.safe_load(f)["mvc_service_packages"].values() for p in ps]
-    no_services = {"scheduler": "none", "mpi": "none", "shared_home": False}
-    c = Cluster(world["work"], "e2e2", 1, world["pub"], services=no_services, packages=["bc"] + services_packages)
+    # Slurm only: its scaling is shown here. No shared /home: the first cluster shows it, and each deploy here would
+    # pay for it.
+    slurm_only = {"scheduler": "slurm", "mpi": "none", "shared_home": False}
+    c = Cluster(world["work"], "e2e2", 1, world["pub"], services=slurm_only, packages=["bc"] + services_packages)
     # The faults of a site come first: each deploy fails naming the site, and the database claims nothing.
     c.fault_frontend = playbook("deploy_mvc", broken_inventory(world, "frontend-down", frontend_down=True),
                                 "-e", "@" + c.request)
@@ -496,15 +509,18 @@ def second(world, first):
     # At -vvv: the edge of the Dom0 that answers gets the cluster's key, which must show nowhere in the output.
     c.fault_vm = playbook("deploy_mvc", broken_inventory(world, "vm-container-down", vm_container_down=True),
                           "-e", "@" + c.request, "-vvv")
-    c.key = n2n_key(world, "e2e2")
+    c.key = db_key(world, "e2e2")
     c.fault_vm_statuses = node_statuses(world, "e2e2")
     # The site is back, but this deploy is killed while sdsc's node is being installed.
     c.killed = killed_mid_install(world, c.request)
     c.killed_statuses = node_statuses(world, "e2e2")
-    # The same request completes the cluster, as the non-root user with become on the Dom0s.
+    # The same request completes the cluster, as the non-root user with become on the Dom0s. At -vvv: the nodes
+    # get the cluster's munge key, which must show nowhere in the output.
     c.sudo_before = sudo_log(world)
-    p = playbook("deploy_mvc", world["inventory_sudo"], "-e", "@" + c.request)
+    p = playbook("deploy_mvc", world["inventory_sudo"], "-e", "@" + c.request, "-vvv")
     assert p.returncode == 0, p.stdout[-6000:]
+    c.completed = p.stdout
+    c.munge_key = db_key(world, "e2e2", "munge_key")
     c.sudo_after = sudo_log(world)
     c.logins = logins(p.stdout)
     c.statuses = node_statuses(world, "e2e2")
@@ -550,6 +566,17 @@ def test_a_deploy_killed_mid_install_is_completed_by_a_rerun(second):
     assert set(second.killed_statuses.values()) == {"planned"}, second.killed_statuses
     # The re-run completed (the fixture asserts it, and the next tests log in and ping); the database says so.
     assert second.statuses == {"e2e2-compute-0": "deployed", "e2e2-frontend": "deployed"}
+
+
+def test_slurm_is_set_up_only_once_the_whole_cluster_runs_and_its_munge_key_never_shows(second):
+    # The deploy that lost sdsc's Dom0 configured no node's services (the controller would have waited for a
+    # compute node that was not there); the one that completed the cluster did, at -vvv.
+    assert "Slurm, its controller on the frontend" not in second.fault_vm.stdout
+    assert "Write the cluster's munge key (0400 munge:munge)" in second.completed, second.completed[-4000:]
+    key = second.munge_key
+    assert len(key) >= 44, "no munge key in the database"
+    for shown in (key, key[:32], key[-32:]):
+        assert shown not in second.completed, "the munge key shows in the -vvv output of deploy_mvc"
 
 
 def sudo_log(world):
@@ -617,9 +644,22 @@ def test_scaling_adds_and_removes_compute_nodes_leaving_the_others_alone(world, 
     assert all(grown[n] == before[n] for n in before), (before, grown)
     new = logins(p.stdout)["e2e2-compute-1"]
     assert "ok" in node_run(world, new, "ping -c 2 -W 5 %s >/dev/null && echo ok" % second.logins["e2e2-frontend"][1]).stdout
+    # Slurm has the new node idle in its site's partition, and every node's /etc/hosts names it.
+    sites = {"e2e2-compute-0": second.logins["e2e2-compute-0"][0], "e2e2-compute-1": new[0]}
+    wait_for_states(world, second, dict.fromkeys(sites, "idle"))
+    assert slurm_rows(world, second) == slurm_rows_wanted(sites)
+    fe = second.logins["e2e2-frontend"]
+    out = node_run(world, fe, "srun -w e2e2-compute-1 hostname; getent hosts e2e2-compute-1").stdout
+    assert out.split() == ["e2e2-compute-1", new[1], "e2e2-compute-1"], out
+    assert node_run(world, new, "getent hosts e2e2-frontend").stdout.split() == [fe[1], "e2e2-frontend"]
     second.write(1, world["pub"])
     p = playbook("deploy_mvc", world["inventory_sudo"], "-e", "@" + second.request)
     assert p.returncode == 0, p.stdout[-4000:]
+    # The removed node is gone from Slurm and from the other nodes' /etc/hosts; the one left still runs jobs.
+    wait_for_states(world, second, {"e2e2-compute-0": "idle", "e2e2-compute-1": "absent"})
+    assert slurm_rows(world, second) == slurm_rows_wanted({"e2e2-compute-0": sites["e2e2-compute-0"]})
+    out = node_run(world, fe, "srun -N1 hostname; getent hosts e2e2-compute-1 || echo unknown").stdout
+    assert out.split() == ["e2e2-compute-0", "unknown"], out
     shrunk = domain_ids()
     assert shrunk == before, (before, shrunk)
     assert all("e2e2-compute-1" not in out for out in dom0_run(world, "ls /etc/xen/mvc/e2e2 /var/lib/xen/mvc/e2e2").values())
@@ -633,10 +673,11 @@ def test_status_reports_live_state_and_draws_the_topology(world, first, second):
                       r'edge (\w+), (reachable from [^"]+|unreachable)"', p.stdout)
     assert sorted(r[1] for r in rows) == sorted(list(first.logins) + list(second.logins))
     assert all(r[6] == "running" and r[7] == "up" and r[8].startswith("reachable") for r in rows), rows
-    # Slurm's state of each compute node of the first cluster, read on its frontend; the second has no Slurm.
+    # Slurm's state of each compute node, read on its cluster's frontend; the frontends run no slurmd.
     slurm = dict((r[1], re.search(r", slurm (.+)$", r[8])) for r in rows)
-    assert all(slurm[n] and slurm[n].group(1) == "idle" for n in first.logins if "-compute-" in n), rows
-    assert not any(slurm[n] for n in list(second.logins) + ["e2e1-frontend"]), rows
+    computes = [n for n in list(first.logins) + list(second.logins) if "-compute-" in n]
+    assert all(slurm[n] and slurm[n].group(1) == "idle" for n in computes), rows
+    assert not any(slurm[n] for n in ["e2e1-frontend", "e2e2-frontend"]), rows
     # n2n v1 relays the guests' frames between sites through the supernode (the pings above crossed the NATs).
     relayed = re.findall(r'"msg": "supernode (\S+): received (\d+) bytes, sent (\d+) bytes since ([^"]+)"', p.stdout)
     assert len(relayed) == 1 and int(relayed[0][1]) > 0 and int(relayed[0][2]) > 0, p.stdout[-4000:]
@@ -646,7 +687,7 @@ def test_status_reports_live_state_and_draws_the_topology(world, first, second):
     assert raw.count("<svg") == 1 and "site osaka" in svg and "site sdsc" in svg
     for name in list(first.logins) + list(second.logins):
         assert ">%s</text>" % name in svg, name
-    assert svg.count(">slurm idle</text>") == 3, svg
+    assert svg.count(">slurm idle</text>") == len(computes) == 4, svg
 
 
 def test_destroy_removes_one_cluster_and_leaves_the_other(world, first, second):
