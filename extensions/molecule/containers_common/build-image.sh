@@ -10,7 +10,7 @@ set -euo pipefail
 # wireguard-go: these containers cannot load the kernel's wireguard module; the roles run the userspace one here.
 packages=systemd-sysv,dbus,python3,python3-apt,n2n,wireguard-tools,wireguard-go,iproute2,bridge-utils,iputils-ping
 packages=$packages,iptables,iperf3,procps
-packages=$packages,slurmctld,slurmd,slurm-client,munge,openmpi-bin,python3-mpi4py,libpmix2
+packages=$packages,slurmctld,slurmd,slurm-client,munge,openmpi-bin,python3-mpi4py,libpmix2,chrony
 suite=bookworm
 mirror=${MVC_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 recipe=$(cat "$0"; echo "$packages $suite")
@@ -26,10 +26,10 @@ root=$(mktemp -d /var/tmp/cmc-mvc-containers-root.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 chmod 0755 "$root"  # mktemp's 0700 would stop munge's postinst (run as user munge) at the root directory
 debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >&2
-# Debian's own n2n sysv service would start an edge with the package's defaults, and munge and Slurm would start
-# with the package's key and no configuration: all off until a role turns them on.
+# Debian's own n2n sysv service would start an edge with the package's defaults, munge and Slurm would start
+# with the package's key and no configuration, and chrony with a public pool: all off until a role turns them on.
 rm -f "$root"/etc/rc?.d/S??n2n
-chroot "$root" systemctl disable munge.service slurmctld.service slurmd.service >&2
+chroot "$root" systemctl disable munge.service slurmctld.service slurmd.service chrony.service >&2
 # No getty on a container console, and no apt timers that could touch the network.
 chroot "$root" systemctl mask getty@tty1.service serial-getty@console.service console-getty.service \
   apt-daily.timer apt-daily-upgrade.timer systemd-networkd-wait-online.service >&2 || true

@@ -386,6 +386,14 @@ def test_an_mpi_job_has_ranks_on_both_sites_and_passes_1mib_round_a_ring(world, 
     assert re.search(r"^time for 3 loops = \S+ seconds \(3 processes, 1048576 bytes\)$", out, re.M), out
 
 
+def test_every_compute_node_keeps_the_frontend_s_time(world, first):
+    frontend_ip = first.logins["e2e1-frontend"][1]
+    for name in sorted(compute_sites(first)):
+        out = node_run(world, first.logins[name], "chronyc -n tracking").stdout
+        assert re.search(r"^Reference ID +: [0-9A-F]+ \(%s\)$" % re.escape(frontend_ip), out, re.M), (name, out)
+        assert re.search(r"^Leap status +: Normal$", out, re.M), (name, out)
+
+
 def test_a_compute_node_has_memory_left_with_its_daemons_running(world, first):
     login = first.logins["e2e1-compute-0"]
     out = node_run(world, login, "systemctl is-active munge slurmd; grep -E '^Mem(Total|Available):' /proc/meminfo").stdout
