@@ -7,10 +7,11 @@ writes its timings):
   of nodes times that, and a deploy with no overhead and full parallelism would be 1;
 - the same deploy divided by a deploy that creates one domain (one create-to-SSH plus a deploy's fixed work);
 - the identical re-run divided by the first run;
-- the identical re-run under mitogen divided by the same re-run under plain Ansible (docs/mitogen.md), and the
-  module calls that reach the Dom0s per node in the deploy and in a re-run, with each call's cost under each
+- the module calls that reach the Dom0s per node in the deploy and in a re-run, and each call's cost in the re-run
   (a counting callback, tests/plugins/callback/mvc_module_calls.py), beside the counts of earlier runs kept in
-  module_calls_reference.json, so that a task added per node shows;
+  module_calls_reference.json, so that a task added per node shows. The lab tests run under mitogen; the same
+  re-run under plain Ansible is no longer measured in CI (568 s against 118 s, mitogen / plain 0.21, in the
+  clean-clone run of 2026-12-02: about 9.5 minutes of CI);
 - each domain's boot-to-SSH time divided by the raw operation measured on the same lab in this run
   (tests/system/lab/test_domains_create_concurrency.py): ``xl create`` of a busybox domain until it answers ping."""
 from __future__ import annotations
@@ -37,8 +38,8 @@ def test_deploy_time_ratios():
     print("ratio deploy / one-domain deploy: %.2f (serial would be about %d)" % (t["deploy_s"] / t["one_domain_s"], t["nodes"]))
     print("ratio re-run / first run: %.2f" % (t["rerun_s"] / t["deploy_s"]))
     nodes = t["nodes"]
-    deploy_calls, rerun_calls = t["deploy_dom0_calls"], t["rerun_mitogen_dom0_calls"]
-    assert rerun_calls == t["rerun_plain_dom0_calls"] and sum(rerun_calls.values()) > 0, t
+    deploy_calls, rerun_calls = t["deploy_dom0_calls"], t["rerun_dom0_calls"]
+    assert sum(rerun_calls.values()) > 0, t
     print("module calls on the Dom0s per node: deploy %.1f, unchanged re-run %.1f (per Dom0: %s)"
           % (sum(deploy_calls.values()) / nodes, sum(rerun_calls.values()) / nodes,
              ", ".join("%s %d" % kv for kv in sorted(rerun_calls.items()))))
@@ -48,11 +49,8 @@ def test_deploy_time_ratios():
           "(before: %s; reference: %s)"
           % (ref["reference"]["deploy"], sum(deploy_calls.values()) / nodes, ref["before"]["rerun"],
              ref["reference"]["rerun"], sum(rerun_calls.values()) / nodes, ref["before"]["when"], ref["reference"]["when"]))
-    print("unchanged re-run under mitogen: %.0f s, under plain Ansible: %.0f s; ratio mitogen / plain: %.2f"
-          % (t["rerun_mitogen_s"], t["rerun_plain_s"], t["rerun_mitogen_s"] / t["rerun_plain_s"]))
     busiest = max(rerun_calls.values())  # the Dom0s work in parallel: the busiest one sets the pace
-    print("re-run seconds per module call of the busiest Dom0: mitogen %.2f s, plain %.2f s"
-          % (t["rerun_mitogen_s"] / busiest, t["rerun_plain_s"] / busiest))
+    print("re-run seconds per module call of the busiest Dom0: %.2f s" % (t["rerun_s"] / busiest))
     assert os.path.isfile(CREATE_TIMINGS), "no raw xl create timing: the create test on the lab did not complete in this run"
     with open(CREATE_TIMINGS) as f:
         raw = json.load(f)["raw"]["serial"]["1"]

@@ -405,18 +405,17 @@ def test_a_compute_node_has_memory_left_with_its_daemons_running(world, first):
     assert mem["MemAvailable"] // 1024 >= 96, out
 
 
-@pytest.mark.parametrize("mitogen", [MITOGEN, not MITOGEN], ids=["as-the-suite", "the-other-way"])
-def test_a_second_identical_run_changes_nothing(world, first, mitogen):
-    calls = os.path.join(world["work"], "rerun-calls-%s.json" % ("mitogen" if mitogen else "plain"))
-    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + first.request, mitogen=mitogen, module_calls=calls)
+# Once, as the suite runs (mitogen): the same re-run under plain Ansible took 568 s against 118 s in the clean-clone
+# run of 2026-12-02 (about 10 s per module call on a guest), so plain Ansible is tested by the second cluster's
+# completing deploy instead, which does the services' work for real.
+def test_a_second_identical_run_changes_nothing(world, first):
+    calls = os.path.join(world["work"], "rerun-calls.json")
+    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + first.request, module_calls=calls)
     assert p.returncode == 0, p.stdout[-4000:]
     changed = dict((host, c) for host, (c, _f) in recap(p.stdout).items() if c)
     assert changed == {}, p.stdout[-4000:]
-    way = "mitogen" if mitogen else "plain"
-    world["timings"]["rerun_%s_s" % way] = p.elapsed
-    world["timings"]["rerun_%s_dom0_calls" % way] = dom0_calls(p)
-    if mitogen == MITOGEN:
-        world["timings"]["rerun_s"] = p.elapsed
+    world["timings"]["rerun_s"] = p.elapsed
+    world["timings"]["rerun_dom0_calls"] = dom0_calls(p)
 
 
 def sinfo_states(world, cluster):
@@ -476,7 +475,7 @@ def test_slurmd_stopped_and_a_wrong_munge_key_are_mended_by_a_rerun(world, first
     assert srun_hosts(world, first, "-N3") == ["e2e1-compute-0", "e2e1-compute-1", "e2e1-compute-2"], states
 
 
-def test_a_paused_site_goes_down_in_slurm_the_other_runs_jobs_and_it_comes_back(world, first):
+def test_a_paused_site_goes_down_in_slurm_and_the_other_runs_jobs(world, first):
     sites = compute_sites(first)
     far = sorted(n for n, s in sites.items() if s == "sdsc")
     near = sorted(n for n, s in sites.items() if s == "osaka")
@@ -488,9 +487,8 @@ def test_a_paused_site_goes_down_in_slurm_the_other_runs_jobs_and_it_comes_back(
         assert srun_hosts(world, first, "-p osaka -N%d" % len(near)) == near
     finally:
         helper.ssh(dom0, "for d in %s; do xl unpause $d; done" % " ".join(far))
-    # slurmctld pings down nodes only every few minutes (measured on the lab: about 4 minutes after unpausing).
-    wait_for_states(world, first, dict((n, "idle") for n in sites), timeout=480)
-    assert srun_hosts(world, first, "-p sdsc -N%d" % len(far)) == far
+        # Their return is checked after the second cluster's tests (test_the_paused_site_comes_back...).
+        first.paused, first.unpaused_at = far, time.monotonic()
 
 
 @pytest.fixture(scope="module")
@@ -522,10 +520,11 @@ def second(world, first):
     # The site is back, but this deploy is killed while sdsc's node is being installed.
     c.killed = killed_mid_install(world, c.request)
     c.killed_statuses = node_statuses(world, "e2e2")
-    # The same request completes the cluster, as the non-root user with become on the Dom0s. At -vvv: the nodes
-    # get the cluster's munge key, which must show nowhere in the output.
+    # The same request completes the cluster, as the non-root user with become on the Dom0s, under plain Ansible
+    # (the suite's other runs use mitogen). At -vvv: the nodes get the cluster's munge key, which must show nowhere
+    # in the output.
     c.sudo_before = sudo_log(world)
-    p = playbook("deploy_mvc", world["inventory_sudo"], "-e", "@" + c.request, "-vvv")
+    p = playbook("deploy_mvc", world["inventory_sudo"], "-e", "@" + c.request, "-vvv", mitogen=False)
     assert p.returncode == 0, p.stdout[-6000:]
     c.completed = p.stdout
     c.munge_key = db_key(world, "e2e2", "munge_key")
@@ -671,6 +670,16 @@ def test_scaling_adds_and_removes_compute_nodes_leaving_the_others_alone(world, 
     shrunk = domain_ids()
     assert shrunk == before, (before, shrunk)
     assert all("e2e2-compute-1" not in out for out in dom0_run(world, "ls /etc/xen/mvc/e2e2 /var/lib/xen/mvc/e2e2").values())
+
+
+def test_the_paused_site_comes_back_in_slurm_and_runs_jobs_again(world, first):
+    # Here, not right after the unpause: slurmctld pings down nodes only every few minutes (about 4 after the
+    # unpause, measured on the lab), and the second cluster's deploys and tests run meanwhile.
+    assert getattr(first, "unpaused_at", None), "the paused-site test did not pause and unpause a site"
+    waited = time.monotonic() - first.unpaused_at
+    wait_for_states(world, first, dict((n, "idle") for n in compute_sites(first)), timeout=max(60, 480 - waited))
+    assert srun_hosts(world, first, "-p sdsc -N%d" % len(first.paused)) == first.paused
+    print("the paused site's nodes were idle when checked, %.0f s after the unpause" % (time.monotonic() - first.unpaused_at))
 
 
 def test_status_reports_live_state_and_draws_the_topology(world, first, second):
