@@ -522,7 +522,7 @@ def second(world, first):
     c.killed_statuses = node_statuses(world, "e2e2")
     # The same request completes the cluster, as the non-root user with become on the Dom0s. At -vvv: the nodes
     # get the cluster's munge key, which must show nowhere in the output. (Under plain Ansible this deploy took
-    # about 7 minutes more, on 2026-12-02.)
+    # 906 s against 628 s, on 2026-12-02.)
     c.sudo_before = sudo_log(world)
     p = playbook("deploy_mvc", world["inventory_sudo"], "-e", "@" + c.request, "-vvv")
     assert p.returncode == 0, p.stdout[-6000:]
