@@ -19,6 +19,8 @@ import typing as t
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _xen
 from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
+# The request's range: a uid that the request accepts is one that the guest install accepts.
+from ansible_collections.cmc.mvc.plugins.module_utils._request import UID_RANGE
 
 USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -34,8 +36,6 @@ if t.TYPE_CHECKING:
 
 # Bad input (``field`` names it) or a failed step (field None: the message alone).
 GuestError = FieldError
-# Debian's range for users (adduser.conf's FIRST_UID..LAST_UID): below are system accounts, above nobody's.
-FIRST_UID, LAST_UID = 1000, 59999
 
 
 def check(params: Params) -> None:
@@ -46,9 +46,9 @@ def check(params: Params) -> None:
         if not USER_RE.fullmatch(user.get("name") or ""):
             raise GuestError("users[%d].name" % i, "%r is not a valid user name" % (user.get("name"),))
         uid = user.get("uid")
-        if uid is not None and not FIRST_UID <= uid <= LAST_UID:
+        if uid is not None and not UID_RANGE[0] <= uid <= UID_RANGE[1]:
             raise GuestError("users[%d].uid" % i, "%d is outside %d-%d, the uids of users that are not system "
-                                                  "accounts" % (uid, FIRST_UID, LAST_UID))
+                                                  "accounts" % (uid, UID_RANGE[0], UID_RANGE[1]))
     for i, f in enumerate(params["files"] or []):
         path = f.get("path") or ""
         if path.startswith("/") or ".." in path.split("/") or not path:
