@@ -68,6 +68,8 @@ def make_plan(cluster: Row, nodes: List[Row], edges: List[Row], with_key: bool =
             "bridge": _n2n.ifname("mvc-", cluster["name"]), "status": cluster["status"], "os": req["os"],
             "packages": req["packages"], "users": req["users"], "placement": req["placement"],
             "services": _request.services(req),
+            # The WireGuard backend's VXLAN network identifier: the cluster's row id, unique in the database.
+            "overlay": _request.overlay_backend(req), "vni": cluster.get("id"),
             "sites": sorted(set(n["site"] for n in nodes)), "request_digest": cluster["request_digest"],
         },
         "nodes": [dict([(k, n[k]) for k in ("name", "role", "site", "dom0", "mac", "overlay_ip", "vcpus",

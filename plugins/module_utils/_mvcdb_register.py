@@ -14,6 +14,7 @@ address -> write the cluster and its children (``_mvcdb_write``).
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any, Dict, List, Optional, Set, Tuple, cast
 
@@ -152,6 +153,10 @@ def _existing(conn: "sa.Connection", req: Row) -> Tuple[Optional[Row], List[Row]
         return None, [], []
     if old["owner"] != req["owner"]:
         raise _request.RequestError("vcluster.name", "cluster %s already exists, owned by %s" % (req["name"], old["owner"]))
+    was = _request.overlay_backend(json.loads(old["request_json"]))
+    if was != _request.overlay_backend(req):
+        raise _request.RequestError("vcluster.overlay.backend", "cluster %s runs over %s; remove it (destroy_mvc) to "
+                                    "change its overlay backend" % (req["name"], was))
     return old, node_rows(conn, [old["id"]]), edge_rows(conn, old["id"])
 
 

@@ -29,7 +29,7 @@ else:
 
 from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_SQLITE = "~/.local/share/cmc-mvc/mvc.sqlite"
 DEFAULT_POOL = "10.200.0.0/16"
 DEFAULT_PREFIX = 24
@@ -133,6 +133,15 @@ if HAS_SQLALCHEMY:
         sa.Column("ip", sa.String(15), nullable=False, unique=True),
     )
     V1_TABLES = [T_META, T_SITES, T_HOSTS, T_CLUSTERS, T_SUBNETS, T_NODES, T_EDGES, T_ADDRESSES]
+    # Version 3. A Dom0 on the WireGuard overlay: its transport address and public key (the private key never
+    # leaves the Dom0). The hub has one peer per row.
+    T_WG_PEERS = sa.Table(
+        "mvc_wireguard_peers", metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("host_id", sa.Integer, sa.ForeignKey("mvc_hosts.id"), nullable=False, unique=True),
+        sa.Column("transport_ip", sa.String(15), nullable=False, unique=True),
+        sa.Column("public_key", sa.String(44), nullable=False),
+    )
 
 
 def _migrate_v1(conn: "sa.Connection") -> None:
@@ -147,9 +156,13 @@ def _migrate_v2(conn: "sa.Connection") -> None:
                              % T_CLUSTERS.c.munge_key.type.compile(dialect=conn.dialect)))
 
 
+def _migrate_v3(conn: "sa.Connection") -> None:
+    metadata.create_all(conn, tables=[T_WG_PEERS])
+
+
 # Forward migrations, applied in order; entry N brings the schema from version N to N+1. A later
 # migration alters tables with DDL of its own; it never edits an earlier entry.
-MIGRATIONS: List[Callable[["sa.Connection"], None]] = [_migrate_v1, _migrate_v2]
+MIGRATIONS: List[Callable[["sa.Connection"], None]] = [_migrate_v1, _migrate_v2, _migrate_v3]
 
 
 def _now() -> datetime.datetime:

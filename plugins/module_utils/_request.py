@@ -20,6 +20,8 @@ from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
 # Always used with fullmatch: "$" also matches before a final newline, and "evil\n" once got through.
 NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,30}")
+# The overlay of a cluster: N2N v1 edges through the supernode (the seed's), or WireGuard to a hub with VXLAN per cluster.
+OVERLAY_BACKENDS = ("n2n", "wireguard")
 OWNER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]{0,63}")
 SITE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PACKAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_:=~-]{0,127}")
@@ -56,7 +58,10 @@ def _sizes_spec(vcpus: int, memory_mb: int, disk_gb: int) -> dict[str, t.Any]:
 OPTIONS: dict[str, t.Any] = {
     "name": {"type": "str", "required": True},
     "owner": {"type": "str"},
-    "overlay": {"type": "dict", "apply_defaults": True, "options": {"subnet": {"type": "str"}}},
+    "overlay": {"type": "dict", "apply_defaults": True, "options": {
+        "subnet": {"type": "str"},
+        "backend": {"type": "str", "choices": list(OVERLAY_BACKENDS), "default": "n2n"},
+    }},
     "frontend": {"type": "dict", "apply_defaults": True,
                  "options": dict(_sizes_spec(1, 512, 4), site={"type": "str"})},
     "compute": {"type": "dict", "apply_defaults": True,
@@ -304,6 +309,11 @@ def _users(users: list[t.Any], prefix: str) -> list[dict[str, t.Any]]:
     return out
 
 
+def overlay_backend(req: t.Mapping[str, t.Any]) -> str:
+    """The overlay backend of a normalized request (n2n when it names none, as every request before backends)."""
+    return str((req.get("overlay") or {}).get("backend") or "n2n")
+
+
 def services_defaults(req: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """The services of a request that names none: a Slurm cluster when its compute nodes can run Slurm.
 
@@ -355,6 +365,13 @@ def check(req: t.Mapping[str, t.Any], known_sites: t.Iterable[str] | None = None
         raise RequestError(prefix + ".overlay.subnet", "must be a CIDR string such as 10.200.1.0/24, got %s"
                            % shown(subnet))
     out["overlay"] = {"subnet": subnet}
+    backend = req["overlay"].get("backend", "n2n")
+    if backend not in OVERLAY_BACKENDS:
+        raise RequestError(prefix + ".overlay.backend", "must be one of %s, got %s"
+                           % (", ".join(OVERLAY_BACKENDS), shown(backend)))
+    # Kept only when not n2n, as services below: the digest of every earlier request stays what it was.
+    if backend != "n2n":
+        out["overlay"]["backend"] = backend
     out["frontend"] = _sizes(req["frontend"], prefix + ".frontend")
     out["compute"] = _sizes(req["compute"], prefix + ".compute")
     sites = req["sites"]

@@ -75,6 +75,14 @@ options:
           subnet:
             description: An IPv4 CIDR; when left out, one is allocated from O(overlay_pool).
             type: str
+          backend:
+            description:
+              - C(n2n) (N2N v1 edges through the supernode) or C(wireguard) (each Dom0's WireGuard interface to a
+                hub, one VXLAN network per cluster over it). See the C(wireguard) page of the collection's docs.
+              - A registered cluster keeps its backend; to change it, remove the cluster first.
+            type: str
+            choices: [n2n, wireguard]
+            default: n2n
       frontend:
         description: Size and site of the frontend.
         type: dict
@@ -325,7 +333,8 @@ vcluster:
       description:
         - C(name), C(owner), C(subnet), C(netmask), C(prefix), C(community), C(bridge) (C(mvc-<name>), shortened
           with a hash past 15 characters as P(cmc.mvc.n2n_edge#role) does), C(status), C(os), C(packages), C(users), C(placement), C(sites),
-          C(services) (with their defaults filled in), C(request_digest).
+          C(services) (with their defaults filled in), C(overlay) (the backend, C(n2n) or C(wireguard)), C(vni)
+          (the VXLAN network identifier of the C(wireguard) backend, the cluster's row id), C(request_digest).
       type: dict
       sample: {"name": "lab1", "subnet": "10.200.0.0/24", "community": "lab1", "bridge": "mvc-lab1"}
     nodes:

@@ -47,7 +47,7 @@ def snapshot(db):
         return data, sorted(p for p in os.listdir(os.path.dirname(db.url.database)))
     out = {}
     with db.engine.connect() as conn:
-        for table in m.V1_TABLES:
+        for table in m.metadata.sorted_tables:
             out[table.name] = sorted(tuple(str(v) for v in r) for r in conn.execute(sa.select(table)))
     return out
 
