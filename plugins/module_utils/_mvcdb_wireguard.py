@@ -39,17 +39,21 @@ def transport_network(value: Any, field: str = "network") -> ipaddress.IPv4Netwo
     return net
 
 
-def _wireguard_hosts(conn: "sa.Connection") -> set:
-    """Ids of the hosts with an edge of a WireGuard cluster."""
-    q = sa.select(T_EDGES.c.host_id, T_CLUSTERS.c.request_json).join(T_CLUSTERS, T_CLUSTERS.c.id == T_EDGES.c.cluster_id)
+def _wireguard_hosts(conn: "sa.Connection", leaving: Optional[str] = None) -> set:
+    """Ids of the hosts with an edge of a WireGuard cluster, but cluster ``leaving``."""
+    q = sa.select(T_EDGES.c.host_id, T_CLUSTERS.c.name, T_CLUSTERS.c.request_json).join(
+        T_CLUSTERS, T_CLUSTERS.c.id == T_EDGES.c.cluster_id)
     return set(r.host_id for r in conn.execute(q)
-               if _request.overlay_backend(json.loads(r.request_json)) == "wireguard")
+               if r.name != leaving and _request.overlay_backend(json.loads(r.request_json)) == "wireguard")
 
 
 def sync_peers(conn: "sa.Connection", network: Any, peers: Optional[List[Dict[str, Any]]],
-               check_mode: bool = False) -> Dict[str, Any]:
+               check_mode: bool = False, leaving: Optional[str] = None) -> Dict[str, Any]:
     """Record each given Dom0's public key with a transport address (kept once given), drop the rows of Dom0s
     that host no WireGuard cluster, and return every peer of the hub. Inside the caller's transaction.
+
+    ``leaving``: a cluster being removed, whose edges keep no Dom0 (its rows go after the hub has dropped them, so
+    that a removal that fails on the way is re-run whole).
 
     In check mode a Dom0 whose key is not made yet (empty) is returned with ``public_key`` None and not written.
     Returns {"changed", "hub_address" (with prefix), "network", "peers": [{name, address, public_key}], "before"
@@ -70,7 +74,7 @@ def sync_peers(conn: "sa.Connection", network: Any, peers: Optional[List[Dict[st
         if hosts[name] in given:
             raise InputError(where + ".name", "%s is listed twice" % name)
         given[hosts[name]] = {"name": name, "public_key": key}
-    keep = _wireguard_hosts(conn) | set(given)
+    keep = _wireguard_hosts(conn, leaving) | set(given)
     rows = [dict(r) for r in conn.execute(sa.select(T_WG_PEERS, T_HOSTS.c.name).join(
         T_HOSTS, T_HOSTS.c.id == T_WG_PEERS.c.host_id)).mappings()]
     before = [{"name": r["name"], "address": r["transport_ip"], "public_key": r["public_key"]}

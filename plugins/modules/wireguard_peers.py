@@ -17,7 +17,7 @@ description:
   - Each Dom0 in O(peers) is recorded with its public key; its transport address is allocated once and kept.
     A Dom0 that hosts no edge of a C(wireguard) cluster any more, and is not in O(peers), loses its row, so
     that the hub drops it.
-  - Only public keys: the private keys are made on the Dom0s and never leave them (P(cmc.mvc.wireguard_edge#role)).
+  - Only public keys. The private keys are made on the Dom0s and never leave them (P(cmc.mvc.wireguard_edge#role)).
   - Runs on the controller. Used by C(cmc.mvc.deploy_mvc) and C(cmc.mvc.destroy_mvc).
 author:
   - Cybermedia Center MVC team (@cmc-mvc)
@@ -52,6 +52,11 @@ options:
         description: Its WireGuard public key (the fact C(wireguard_edge_public_key) of P(cmc.mvc.wireguard_edge#role)).
         type: str
         required: true
+  leaving:
+    description:
+      - A cluster that is being removed (by C(cmc.mvc.destroy_mvc)), whose edges keep no Dom0 on the hub. The
+        cluster's own rows are not touched; remove them afterwards with M(cmc.mvc.vcluster).
+    type: str
 seealso:
   - module: cmc.mvc.vcluster
 """
@@ -65,8 +70,9 @@ EXAMPLES = r"""
   delegate_to: localhost
   register: mvc_wg
 
-- name: After a cluster is removed, drop the Dom0s that host no WireGuard cluster any more
+- name: Before cluster wg1's rows are removed, drop the Dom0s that host no other WireGuard cluster
   cmc.mvc.wireguard_peers:
+    leaving: wg1
   delegate_to: localhost
   register: mvc_wg
 """
@@ -107,6 +113,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             network=dict(type="str", default=_mvcdb_wireguard.DEFAULT_NETWORK),
+            leaving=dict(type="str"),
             peers=dict(type="list", elements="dict", default=[], options=dict(
                 name=dict(type="str", required=True),
                 public_key=dict(type="str", required=True, no_log=False),
@@ -121,7 +128,7 @@ def main() -> None:
     with client:
         try:
             out = client.write(lambda conn: _mvcdb_wireguard.sync_peers(conn, p["network"], p["peers"],
-                                                                        module.check_mode),
+                                                                        module.check_mode, p["leaving"]),
                                check_mode=module.check_mode)
         except _mvcdb.ERRORS as exc:
             client.fail(exc, **result)

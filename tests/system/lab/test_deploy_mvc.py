@@ -73,8 +73,10 @@ def logins(out):
 
 
 class Cluster:
-    def __init__(self, work, name, count, key_pub, sudo=True, services=None, packages=("bc",), uid=None):
+    def __init__(self, work, name, count, key_pub, sudo=True, services=None, packages=("bc",), uid=None,
+                 backend=None):
         self.name = name
+        self.backend = backend
         self.request = os.path.join(work, name + ".json")
         self.services = services
         self.packages = list(packages)
@@ -90,6 +92,8 @@ class Cluster:
             req["vcluster"]["users"][0]["uid"] = self.uid
         if self.services is not None:
             req["vcluster"]["services"] = self.services
+        if self.backend is not None:
+            req["vcluster"]["overlay"] = {"backend": self.backend}
         with open(self.request, "w") as f:
             json.dump(req, f)
 
@@ -491,14 +495,18 @@ def test_a_paused_site_goes_down_in_slurm_and_the_other_runs_jobs(world, first):
         first.paused, first.unpaused_at = far, time.monotonic()
 
 
+def service_packages():
+    with open(os.path.join(TOP, "roles", "mvc", "defaults", "main.yml")) as f:
+        return [p for ps in yaml.safe_load(f)["mvc_service_packages"].values() for p in ps]
+
+
 @pytest.fixture(scope="module")
 def second(world, first):
     # The faults of the overlay and the Dom0s, and scaling; the services' faults are the first cluster's. It asks
     # for the packages that the first cluster's services put in its golden image, so the two share that image
     # (golden images are named after their sorted packages): a second golden image and its base image on each
     # Dom0 cost about 6 minutes in the clean-clone run of 2026-12-02.
-    with open(os.path.join(TOP, "roles", "mvc", "defaults", "main.yml")) as f:
-        services_packages = [p for ps in yaml.safe_load(f)["mvc_service_packages"].values() for p in ps]
+    services_packages = service_packages()
     # Slurm only: its scaling is shown here. No shared /home: the first cluster shows it, and each deploy here would
     # pay for it.
     slurm_only = {"scheduler": "slurm", "mpi": "none", "shared_home": False}
@@ -672,6 +680,84 @@ def test_scaling_adds_and_removes_compute_nodes_leaving_the_others_alone(world, 
     assert all("e2e2-compute-1" not in out for out in dom0_run(world, "ls /etc/xen/mvc/e2e2 /var/lib/xen/mvc/e2e2").values())
 
 
+WG_KEY = "/etc/wireguard/mvc/wg-mvc.key"
+
+
+@pytest.fixture(scope="module")
+def third(world, first, second):
+    # The wireguard backend beside the two n2n clusters, on the same Dom0s: a frontend at one site and a compute
+    # node at the other. No services (the first cluster shows them); the packages of the second, so that the golden
+    # image is shared. At -vvv and --diff: the private keys must show nowhere.
+    c = Cluster(world["work"], "e2e3", 1, world["pub"], services={"scheduler": "none", "mpi": "none", "shared_home": False},
+                packages=["bc"] + service_packages(), backend="wireguard")
+    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + c.request, "-vvv", "--diff")
+    assert p.returncode == 0, p.stdout[-6000:]
+    c.out = p.stdout
+    c.elapsed = p.elapsed
+    c.logins = logins(p.stdout)
+    helper = world["lab"]["helper"]
+    c.private_keys = dict((dom0, out.strip()) for dom0, out in dom0_run(world, "cat %s" % WG_KEY).items())
+    c.private_keys["supernode"] = helper.ssh("supernode", "cat %s" % WG_KEY).stdout.strip()
+    print("the wireguard cluster's first deploy took %.0f s" % p.elapsed)
+    return c
+
+
+def test_a_wireguard_cluster_links_its_nodes_across_both_nats_and_logs_in(world, third):
+    assert sorted(third.logins) == ["e2e3-compute-0", "e2e3-frontend"]
+    assert {site for site, _ip, _argv in third.logins.values()} == {"osaka", "sdsc"}
+    fe, cn = third.logins["e2e3-frontend"], third.logins["e2e3-compute-0"]
+    # Each node pings the other across both NATs, with full-size frames that may not be fragmented: the guests'
+    # NICs have the cluster's MTU (1500 - 80 - 50 over the IPv6-sized default), which the VXLAN bridge carries.
+    for a, b in ((fe, cn), (cn, fe)):
+        out = node_run(world, a, "cat /sys/class/net/$(ip -o -4 addr show to %s | cut -d' ' -f2)/mtu; "
+                                 "ping -c 2 -W 5 -M do -s %d %s >/dev/null && echo ok" % (a[1], 1370 - 28, b[1])).stdout
+        assert out.split() == ["1370", "ok"], (a, out)
+        out = node_run(world, a, "ping -c 1 -W 5 -M do -s %d %s >/dev/null && echo ok || echo too-big" % (1370 - 27, b[1])).stdout
+        assert out.strip() == "too-big", out
+    # Logged in as the request's user, with sudo.
+    assert node_run(world, fe, "id -un; sudo -n true && echo sudo").stdout.split() == ["alice", "sudo"]
+
+
+def test_a_wireguard_cluster_runs_vxlan_over_a_kernel_tunnel_that_each_dom0_dials_to_the_hub(world, third):
+    # Each Dom0: kernel WireGuard (a wireguard link, not a TUN device), a recent handshake with the hub, and the
+    # cluster's VXLAN device in its bridge with the other Dom0 as its flood entry. The hub: wireguard-go, one peer
+    # per Dom0.
+    for dom0, out in dom0_run(world, "ip -d -o link show dev wg-mvc; wg show wg-mvc latest-handshakes; "
+                                     "ip -d -o link show dev vx-e2e3; bridge fdb show dev vx-e2e3 | grep 00:00:00:00:00:00").items():
+        assert "wireguard" in out.splitlines()[0], (dom0, out)
+        handshake = int(out.splitlines()[1].split()[1])
+        assert time.time() - handshake < 300, (dom0, out)
+        assert "vxlan id " in out and "master mvc-e2e3" in out, (dom0, out)
+        assert re.search(r"dst 10\.250\.\d+\.\d+", out), (dom0, out)
+    hub = world["lab"]["helper"].ssh("supernode", "wg show wg-mvc peers | wc -l; systemctl is-active mvc-wireguard").stdout
+    assert hub.split() == ["2", "active"], hub
+
+
+def test_a_wireguard_cluster_is_isolated_from_the_n2n_cluster_on_the_same_dom0s(world, first, third):
+    a, b = first.logins["e2e1-frontend"], third.logins["e2e3-frontend"]
+    for src, dst in ((a, b), (b, a)):
+        subnet = dst[1].rsplit(".", 1)[0] + ".0/24"
+        out = node_run(world, src, "dev=$(ip -o -4 addr show to %s | cut -d' ' -f2); sudo ip route replace %s dev $dev; "
+                                   "ping -c 3 -W 2 %s >/dev/null && echo REACHED || echo isolated; sudo ip route del %s dev $dev"
+                                   % (src[1], subnet, dst[1], subnet)).stdout
+        assert "isolated" in out and "REACHED" not in out, (src, dst, out)
+
+
+def test_no_wireguard_private_key_shows_in_the_vvv_diff_output(third):
+    assert len(third.private_keys) == 3 and all(len(k) == 44 for k in third.private_keys.values()), third.private_keys
+    assert "Make this Dom0's key pair once" in third.out and "task path: " in third.out
+    for host, key in third.private_keys.items():
+        assert key not in third.out, "the private key of %s shows in the -vvv --diff output of deploy_mvc" % host
+
+
+def test_a_wireguard_cluster_s_second_identical_run_changes_nothing(world, third):
+    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + third.request)
+    assert p.returncode == 0, p.stdout[-4000:]
+    changed = dict((host, c) for host, (c, _f) in recap(p.stdout).items() if c)
+    assert changed == {}, p.stdout[-4000:]
+    print("the wireguard cluster's unchanged re-run took %.0f s (first deploy %.0f s)" % (p.elapsed, third.elapsed))
+
+
 def test_the_paused_site_comes_back_in_slurm_and_runs_jobs_again(world, first):
     # Here, not right after the unpause: slurmctld pings down nodes only every few minutes (about 4 after the
     # unpause, measured on the lab), and the second cluster's deploys and tests run meanwhile.
@@ -682,19 +768,20 @@ def test_the_paused_site_comes_back_in_slurm_and_runs_jobs_again(world, first):
     print("the paused site's nodes were idle when checked, %.0f s after the unpause" % (time.monotonic() - first.unpaused_at))
 
 
-def test_status_reports_live_state_and_draws_the_topology(world, first, second):
+def test_status_reports_live_state_and_draws_the_topology(world, first, second, third):
     picture = os.path.join(world["work"], "topology.svg")
     p = playbook("status_mvc", world["inventory_sudo"], "-e", "mvc_picture=" + picture)
     assert p.returncode == 0, p.stdout[-4000:]
     rows = re.findall(r'"msg": "(e2e\d) (\S+) \((\w+)\) site (\w+), Dom0 (\S+), overlay ([\d.]+): domain (\w+), '
                       r'edge (\w+), (reachable from [^"]+|unreachable)"', p.stdout)
-    assert sorted(r[1] for r in rows) == sorted(list(first.logins) + list(second.logins))
+    # The wireguard cluster's edges are its VXLAN units; it runs no Slurm.
+    assert sorted(r[1] for r in rows) == sorted(list(first.logins) + list(second.logins) + list(third.logins))
     assert all(r[6] == "running" and r[7] == "up" and r[8].startswith("reachable") for r in rows), rows
     # Slurm's state of each compute node, read on its cluster's frontend; the frontends run no slurmd.
     slurm = dict((r[1], re.search(r", slurm (.+)$", r[8])) for r in rows)
     computes = [n for n in list(first.logins) + list(second.logins) if "-compute-" in n]
     assert all(slurm[n] and slurm[n].group(1) == "idle" for n in computes), rows
-    assert not any(slurm[n] for n in ["e2e1-frontend", "e2e2-frontend"]), rows
+    assert not any(slurm[n] for n in ["e2e1-frontend", "e2e2-frontend"] + list(third.logins)), rows
     # n2n v1 relays the guests' frames between sites through the supernode (the pings above crossed the NATs).
     relayed = re.findall(r'"msg": "supernode (\S+): received (\d+) bytes, sent (\d+) bytes since ([^"]+)"', p.stdout)
     assert len(relayed) == 1 and int(relayed[0][1]) > 0 and int(relayed[0][2]) > 0, p.stdout[-4000:]
@@ -702,9 +789,29 @@ def test_status_reports_live_state_and_draws_the_topology(world, first, second):
         raw = f.read()
     svg = html.unescape(raw)  # Graphviz writes '-' as &#45;
     assert raw.count("<svg") == 1 and "site osaka" in svg and "site sdsc" in svg
-    for name in list(first.logins) + list(second.logins):
+    for name in list(first.logins) + list(second.logins) + list(third.logins):
         assert ">%s</text>" % name in svg, name
     assert svg.count(">slurm idle</text>") == len(computes) == 4, svg
+
+
+def test_destroying_the_wireguard_cluster_leaves_nothing_of_wireguard_and_the_n2n_clusters_run(world, first, third):
+    p = playbook("destroy_mvc", world["inventory"], "-e", "mvc_cluster=e2e3")
+    assert p.returncode == 0, p.stdout[-4000:]
+    # It was the only wireguard cluster: the Dom0s lose their WireGuard interface, key and units, the hub goes.
+    for dom0, out in dom0_run(world, "xl list | grep e2e3; ip -o link | grep -E 'e2e3|wg-mvc'; "
+                                     "find /etc/xen/mvc/e2e3 /var/lib/xen/mvc/e2e3 /etc/wireguard/mvc 2>/dev/null; "
+                                     "systemctl list-unit-files --no-legend 'mvc-wg*'; "
+                                     "iptables -S INPUT | grep -i vxlan").items():
+        assert out.strip() == "", (dom0, out)
+    hub = world["lab"]["helper"].ssh("supernode", "ip -o link | grep wg-mvc; ls /etc/wireguard/mvc 2>/dev/null; "
+                                                  "systemctl list-unit-files --no-legend 'mvc-wireguard*'", check=False).stdout
+    assert hub.strip() == "", hub
+    a = first.logins["e2e1-frontend"]
+    others = " ".join(ip for n, (_s, ip, _a) in first.logins.items() if n != "e2e1-frontend")
+    out = node_run(world, a, "for ip in %s; do ping -c 2 -W 5 $ip >/dev/null || echo FAILED $ip; done; echo done" % others).stdout
+    assert "FAILED" not in out and "done" in out
+    again = playbook("destroy_mvc", world["inventory"], "-e", "mvc_cluster=e2e3")
+    assert again.returncode == 0 and all(c == 0 for c, _f in recap(again.stdout).values()), again.stdout[-3000:]
 
 
 def test_destroy_removes_one_cluster_and_leaves_the_other(world, first, second):

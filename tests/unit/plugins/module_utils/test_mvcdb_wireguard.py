@@ -48,7 +48,7 @@ def test_a_wireguard_cluster_plans_its_backend_and_a_vni_of_its_own(db):
     assert a["plan"]["cluster"]["vni"] != b["plan"]["cluster"]["vni"]
     assert all(isinstance(p["plan"]["cluster"]["vni"], int) and p["plan"]["cluster"]["vni"] > 0 for p in (a, b))
     # The plans read back say the same.
-    read = dict((p["cluster"]["name"], p["cluster"]) for p in db.run(lambda conn: m.read_clusters(conn)))
+    read = dict((p["cluster"]["name"], p["cluster"]) for p in db.run(m.read_clusters))
     assert read["wg1"]["overlay"] == "wireguard" and read["wg1"]["vni"] == a["plan"]["cluster"]["vni"]
     # Unchanged re-run.
     assert register(db, wg_request("wg1"), containers())["changed"] is False
