@@ -123,6 +123,9 @@ def test_deploy_with_bad_supernode_registers_nothing(tmp_path, run, supernode):
     ("cmc.mvc.deploy_mvc", "mvc_overlay_mtu", 100, "mvc_overlay_mtu=100: must be from 576 to 9000"),
     ("cmc.mvc.deploy_mvc", "mvc_supernode_port", 70000, "mvc_supernode_port=70000: must be a UDP port"),
     ("cmc.mvc.deploy_mvc", "mvc_boot_timeout", 0, "mvc_boot_timeout=0: must be a number of seconds above 0"),
+    ("cmc.mvc.deploy_mvc", "mvc_wireguard_underlay_mtu", 1400, "mvc_wireguard_underlay_mtu=1400: must be from 1410"),
+    ("cmc.mvc.deploy_mvc", "mvc_wireguard_edge_implementation", "bpf",
+     "value of mvc_wireguard_edge_implementation must be one of: kernel, userspace"),
     ("cmc.mvc.deploy_mvc", "mvc_guest_build_on", "laptop", "value of mvc_guest_build_on must be one of: dom0, controller"),
     ("cmc.mvc.deploy_mvc", "mvc_vcpus_per_cpu", "many", "argument 'mvc_vcpus_per_cpu' is of type str and we were unable to convert to int"),
     ("cmc.mvc.status_mvc", "mvc_ssh_hop_options", {"a": 1}, "argument 'mvc_ssh_hop_options' is of type dict and we were unable to convert to list"),
@@ -140,7 +143,11 @@ def test_a_bad_playbook_variable_is_named_before_anything_is_registered(tmp_path
      "vcluster.services.scheduler: slurm needs at least one compute node, but compute.count is 0"),
     ({"frontend": [1]}, "vcluster.frontend: must be a mapping, got list"),  # a traceback in ansible-core's own check
     ({"users": [{"name": "alice", "uid": 100}]}, "vcluster.users[0].uid: must be an integer >= 1000, got 100"),
-], ids=["slurm-without-compute", "frontend-a-list", "system-uid"])
+    ({"overlay": {"backend": "vxlan"}}, "vcluster.overlay.backend"),
+    # The hub is set up on the host of group mvc_supernodes; mvc_supernode=HOST:PORT names none.
+    ({"overlay": {"backend": "wireguard"}}, "vcluster.overlay.backend: wireguard needs the hub's host in group "
+                                            "mvc_supernodes"),
+], ids=["slurm-without-compute", "frontend-a-list", "system-uid", "unknown-backend", "wireguard-without-hub-host"])
 def test_deploy_with_a_bad_request_names_the_field_and_registers_nothing(tmp_path, run, changes, msg):
     bad = {"vcluster": dict(REQUEST["vcluster"], **changes), "mvc_supernode": "sn.example.org:7654"}
     rc, out = run("cmc.mvc.deploy_mvc", _inventory(tmp_path), "-e", json.dumps(bad))

@@ -683,6 +683,14 @@ def test_scaling_adds_and_removes_compute_nodes_leaving_the_others_alone(world, 
 WG_KEY = "/etc/wireguard/mvc/wg-mvc.key"
 
 
+def hub_run(world, command):
+    """``command`` in the lab's supernode host, a container (the hub's files and units are there)."""
+    with open(world["lab"]["supernode_cidfile"]) as f:
+        cid = f.read().strip()
+    return subprocess.run(["podman", "exec", cid, "sh", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, check=False, timeout=120).stdout
+
+
 @pytest.fixture(scope="module")
 def third(world, first, second):
     # The wireguard backend beside the two n2n clusters, on the same Dom0s: a frontend at one site and a compute
@@ -695,9 +703,8 @@ def third(world, first, second):
     c.out = p.stdout
     c.elapsed = p.elapsed
     c.logins = logins(p.stdout)
-    helper = world["lab"]["helper"]
     c.private_keys = dict((dom0, out.strip()) for dom0, out in dom0_run(world, "cat %s" % WG_KEY).items())
-    c.private_keys["supernode"] = helper.ssh("supernode", "cat %s" % WG_KEY).stdout.strip()
+    c.private_keys["supernode"] = hub_run(world, "cat %s" % WG_KEY).strip()
     print("the wireguard cluster's first deploy took %.0f s" % p.elapsed)
     return c
 
@@ -729,7 +736,7 @@ def test_a_wireguard_cluster_runs_vxlan_over_a_kernel_tunnel_that_each_dom0_dial
         assert time.time() - handshake < 300, (dom0, out)
         assert "vxlan id " in out and "master mvc-e2e3" in out, (dom0, out)
         assert re.search(r"dst 10\.250\.\d+\.\d+", out), (dom0, out)
-    hub = world["lab"]["helper"].ssh("supernode", "wg show wg-mvc peers | wc -l; systemctl is-active mvc-wireguard").stdout
+    hub = hub_run(world, "wg show wg-mvc peers | wc -l; systemctl is-active mvc-wireguard")
     assert hub.split() == ["2", "active"], hub
 
 
@@ -756,6 +763,24 @@ def test_a_wireguard_cluster_s_second_identical_run_changes_nothing(world, third
     changed = dict((host, c) for host, (c, _f) in recap(p.stdout).items() if c)
     assert changed == {}, p.stdout[-4000:]
     print("the wireguard cluster's unchanged re-run took %.0f s (first deploy %.0f s)" % (p.elapsed, third.elapsed))
+
+
+def test_a_wireguard_cluster_scales_up_and_down_like_an_n2n_one(world, third):
+    third.write(2, world["pub"])
+    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + third.request)
+    assert p.returncode == 0, p.stdout[-4000:]
+    new = logins(p.stdout)["e2e3-compute-1"]
+    others = [third.logins[n][1] for n in ("e2e3-frontend", "e2e3-compute-0")]
+    out = node_run(world, new, "for ip in %s; do ping -c 2 -W 5 -M do -s %d $ip >/dev/null && echo ok $ip || echo FAILED $ip; "
+                               "done" % (" ".join(others), 1370 - 28)).stdout
+    assert out.split() == ["ok", others[0], "ok", others[1]], out
+    third.write(1, world["pub"])
+    p = playbook("deploy_mvc", world["inventory"], "-e", "@" + third.request)
+    assert p.returncode == 0, p.stdout[-4000:]
+    assert sorted(logins(p.stdout)) == ["e2e3-compute-0", "e2e3-frontend"]
+    assert all("e2e3-compute-1" not in out for out in dom0_run(world, "xl list; ls /etc/xen/mvc/e2e3").values())
+    # The Dom0s still carry the cluster: both keep their VXLAN device.
+    assert all("vx-e2e3" in out for out in dom0_run(world, "ip -o link show dev vx-e2e3").values())
 
 
 def test_the_paused_site_comes_back_in_slurm_and_runs_jobs_again(world, first):
@@ -785,6 +810,9 @@ def test_status_reports_live_state_and_draws_the_topology(world, first, second, 
     # n2n v1 relays the guests' frames between sites through the supernode (the pings above crossed the NATs).
     relayed = re.findall(r'"msg": "supernode (\S+): received (\d+) bytes, sent (\d+) bytes since ([^"]+)"', p.stdout)
     assert len(relayed) == 1 and int(relayed[0][1]) > 0 and int(relayed[0][2]) > 0, p.stdout[-4000:]
+    # The WireGuard hub relays the wireguard cluster's frames between its two Dom0s.
+    hub = re.findall(r'"msg": "hub (\S+): received (\d+) bytes, sent (\d+) bytes, (\d+) Dom0s"', p.stdout)
+    assert len(hub) == 1 and int(hub[0][1]) > 0 and int(hub[0][2]) > 0 and hub[0][3] == "2", p.stdout[-4000:]
     with open(picture) as f:
         raw = f.read()
     svg = html.unescape(raw)  # Graphviz writes '-' as &#45;
@@ -803,8 +831,8 @@ def test_destroying_the_wireguard_cluster_leaves_nothing_of_wireguard_and_the_n2
                                      "systemctl list-unit-files --no-legend 'mvc-wg*'; "
                                      "iptables -S INPUT | grep -i vxlan").items():
         assert out.strip() == "", (dom0, out)
-    hub = world["lab"]["helper"].ssh("supernode", "ip -o link | grep wg-mvc; ls /etc/wireguard/mvc 2>/dev/null; "
-                                                  "systemctl list-unit-files --no-legend 'mvc-wireguard*'", check=False).stdout
+    hub = hub_run(world, "ip -o link | grep wg-mvc; ls /etc/wireguard/mvc 2>/dev/null; "
+                         "systemctl list-unit-files --no-legend 'mvc-wireguard*'")
     assert hub.strip() == "", hub
     a = first.logins["e2e1-frontend"]
     others = " ".join(ip for n, (_s, ip, _a) in first.logins.items() if n != "e2e1-frontend")
