@@ -13,6 +13,8 @@ The code lives in files by concern:
 - ``_mvcdb_register``: registration, allocation in named steps;
 - ``_mvcdb_write``: child rows, marking nodes deployed, unregistering;
 - ``_mvcdb_client``: the client that modules and the inventory plugin open the database with.
+- ``_mvcdb_wireguard``: the wireguard backend's Dom0 rows (transport addresses, public keys), used by the module
+  ``wireguard_peers`` directly.
 """
 
 from __future__ import annotations
