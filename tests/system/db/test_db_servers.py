@@ -2,16 +2,11 @@
 servers (the ``db`` fixture of conftest.py), plus 20 concurrent registrations on each."""
 from __future__ import annotations
 
-import importlib.util
-import os
+import unit_tests  # pylint: disable=import-error  # this directory is on sys.path (conftest.py)
 
-_UNIT = os.path.join(os.path.dirname(__file__), "..", "..", "unit", "plugins", "module_utils", "test_mvcdb.py")
-_spec = importlib.util.spec_from_file_location("mvcdb_unit_tests", _UNIT)
-unit = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(unit)
-
+unit = unit_tests.load("test_mvcdb.py")
 # The same test functions; pytest gives them this directory's ``db`` fixture (a database on each server).
-globals().update((name, getattr(unit, name)) for name in unit.GENERIC)
+globals().update(unit_tests.generic(unit))
 
 
 def test_twenty_concurrent_registrations(db, db_url):

@@ -4,16 +4,11 @@ the Dom0s' transport addresses and public keys, a Dom0 leaving the hub, a backen
 PostgreSQL 15 and MariaDB servers (the ``db`` fixture of conftest.py)."""
 from __future__ import annotations
 
-import importlib.util
-import os
+import unit_tests  # pylint: disable=import-error  # this directory is on sys.path (conftest.py)
 
-_UNIT = os.path.join(os.path.dirname(__file__), "..", "..", "unit", "plugins", "module_utils", "test_mvcdb_wireguard.py")
-_spec = importlib.util.spec_from_file_location("mvcdb_wireguard_unit_tests", _UNIT)
-unit = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(unit)
-
+unit = unit_tests.load("test_mvcdb_wireguard.py")
 # The same test functions; pytest gives them this directory's ``db`` fixture (a database on each server).
-globals().update((name, getattr(unit, name)) for name in unit.GENERIC)
+globals().update(unit_tests.generic(unit))
 
 
 def test_every_generic_wireguard_test_is_here():
