@@ -698,6 +698,10 @@ def third(world, first, second):
     # image is shared. At -vvv and --diff: the private keys must show nowhere.
     c = Cluster(world["work"], "e2e3", 1, world["pub"], services={"scheduler": "none", "mpi": "none", "shared_home": False},
                 packages=["bc"] + service_packages(), backend="wireguard")
+    # sdsc's Dom0 reaches the hub over a path smaller than the underlay MTU (1500): no Dom0 may change.
+    c.fault_mtu = deploy_over_a_small_path(world, c.request, "vm-container-0-0.sdsc", 1400)
+    c.fault_mtu_statuses = node_statuses(world, "e2e3")
+    c.fault_mtu_left = dom0_run(world, "xl list | grep e2e3; ip -o link | grep -E 'e2e3|wg-mvc'; ls /etc/wireguard 2>/dev/null")
     p = playbook("deploy_mvc", world["inventory"], "-e", "@" + c.request, "-vvv", "--diff")
     assert p.returncode == 0, p.stdout[-6000:]
     c.out = p.stdout
@@ -707,6 +711,17 @@ def third(world, first, second):
     c.private_keys["supernode"] = hub_run(world, "cat %s" % WG_KEY).strip()
     print("the wireguard cluster's first deploy took %.0f s" % p.elapsed)
     return c
+
+
+def test_a_path_too_small_for_the_wireguard_underlay_stops_the_deploy_before_any_dom0_changes(third):
+    out = third.fault_mtu.stdout
+    assert third.fault_mtu.returncode != 0
+    assert re.search(r"wireguard_edge_underlay_mtu: 1500 does not fit the path from vm-container-0-0\.sdsc to the hub "
+                     r"\S+:51820 \(\S+, MTU 1400\); give 1400 or less\.", out), out[-4000:]
+    assert "Nothing was changed on any Dom0" in out and "mvc_wireguard_underlay_mtu (now 1500)" in out, out[-4000:]
+    assert "Make this Dom0's key pair once" not in out
+    assert set(third.fault_mtu_statuses.values()) == {"planned"}, third.fault_mtu_statuses
+    assert all(o.strip() == "" for o in third.fault_mtu_left.values()), third.fault_mtu_left
 
 
 def test_a_wireguard_cluster_links_its_nodes_across_both_nats_and_logs_in(world, third):
