@@ -47,6 +47,12 @@ def _wireguard_hosts(conn: "sa.Connection", leaving: Optional[str] = None) -> se
                if r.name != leaving and _request.overlay_backend(json.loads(r.request_json)) == "wireguard")
 
 
+def _peers(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Rows (name, transport_ip, public_key) as the hub's peers, by Dom0 name."""
+    return [{"name": r["name"], "address": r["transport_ip"], "public_key": r["public_key"]}
+            for r in sorted(rows, key=lambda r: natural_key(r["name"]))]
+
+
 def sync_peers(conn: "sa.Connection", network: Any, peers: Optional[List[Dict[str, Any]]],
                check_mode: bool = False, leaving: Optional[str] = None) -> Dict[str, Any]:
     """Record each given Dom0's public key with a transport address (kept once given), drop the rows of Dom0s
@@ -77,8 +83,7 @@ def sync_peers(conn: "sa.Connection", network: Any, peers: Optional[List[Dict[st
     keep = _wireguard_hosts(conn, leaving) | set(given)
     rows = [dict(r) for r in conn.execute(sa.select(T_WG_PEERS, T_HOSTS.c.name).join(
         T_HOSTS, T_HOSTS.c.id == T_WG_PEERS.c.host_id)).mappings()]
-    before = [{"name": r["name"], "address": r["transport_ip"], "public_key": r["public_key"]}
-              for r in sorted(rows, key=lambda r: natural_key(r["name"]))]
+    before = _peers(rows)
     changed = False
     for r in rows:
         if r["host_id"] not in keep:
@@ -111,7 +116,5 @@ def sync_peers(conn: "sa.Connection", network: Any, peers: Optional[List[Dict[st
             conn.execute(T_WG_PEERS.update().where(T_WG_PEERS.c.id == row["id"]).values(transport_ip=ip, public_key=key))
             changed = True
         by_host[host_id] = {"name": peer["name"], "transport_ip": ip, "public_key": key}
-    out = [{"name": r["name"], "address": r["transport_ip"], "public_key": r["public_key"]}
-           for r in sorted(by_host.values(), key=lambda r: natural_key(r["name"]))]
-    return {"changed": changed, "network": str(net), "hub_address": "%s/%d" % (hub, net.prefixlen), "peers": out,
-            "before": before}
+    return {"changed": changed, "network": str(net), "hub_address": "%s/%d" % (hub, net.prefixlen),
+            "peers": _peers(list(by_host.values())), "before": before}
