@@ -212,7 +212,8 @@ def render_edge(p: t.Mapping[str, t.Any], host: str = "localhost", check_mode: b
     if p.get("state") == "absent":
         # Removal needs names only: the other settings may be gone from the inventory already.
         p = dict(p, address="10.255.255.254/30", underlay_mtu=1500, underlay_family="ipv6", keepalive=25,
-                 hub_endpoint="absent.invalid:51820", hub_public_key=None)
+                 hub_endpoint="absent.invalid:51820", hub_public_key=None,
+                 implementation=p.get("implementation") or "kernel", vxlan_port=p.get("vxlan_port") or 4789)
         check_mode = True
     address = check_transport(p.get("address"), v + "address")
     implementation = check_implementation(p.get("implementation"), v + "implementation")

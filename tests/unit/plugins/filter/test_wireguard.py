@@ -149,6 +149,10 @@ def test_removal_of_everything_needs_no_address_key_or_endpoint():
     out = wireguard_edge({"interface": "wg-mvc", "implementation": "kernel", "vxlan_port": 4789, "state": "absent",
                           "clusters": [{"name": "c1"}]})
     assert out["clusters"][0]["state"] == "absent" and out["interface"] == "wg-mvc"
+    # Names only, as the entry point remove_clusters passes them.
+    out = wireguard_edge({"interface": "wg-mvc", "state": "absent", "clusters": [{"name": "c1"}, {"name": "c2"}]})
+    assert [(c["name"], c["state"], c["vxlan"]) for c in out["clusters"]] == [("c1", "absent", "vx-c1"),
+                                                                              ("c2", "absent", "vx-c2")]
     hub = wireguard_hub({"interface": "wg-mvc", "port": 51820, "implementation": "kernel", "state": "absent",
                          "peers": [{"name": "x"}]})
     assert hub["peers"] == []
