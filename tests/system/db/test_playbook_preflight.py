@@ -120,10 +120,10 @@ def test_deploy_with_bad_supernode_registers_nothing(tmp_path, run, supernode):
 
 # The playbooks' variables are checked by role cmc.mvc.mvc before the first play acts.
 @pytest.mark.parametrize("playbook,variable,value,says", [
-    ("cmc.mvc.deploy_mvc", "mvc_overlay_mtu", 100, "mvc_overlay_mtu=100: must be from 576 to 9000"),
+    ("cmc.mvc.deploy_mvc", "mvc_underlay_mtu", 700, "mvc_underlay_mtu: 700 is too small: N2N v1 adds 136 bytes"),
     ("cmc.mvc.deploy_mvc", "mvc_supernode_port", 70000, "mvc_supernode_port=70000: must be a UDP port"),
     ("cmc.mvc.deploy_mvc", "mvc_boot_timeout", 0, "mvc_boot_timeout=0: must be a number of seconds above 0"),
-    ("cmc.mvc.deploy_mvc", "mvc_wireguard_underlay_mtu", 1400, "mvc_wireguard_underlay_mtu=1400: must be from 1410"),
+    ("cmc.mvc.deploy_mvc", "mvc_underlay_mtu", "big", "argument 'mvc_underlay_mtu' is of type str and we were unable to convert to int"),
     ("cmc.mvc.deploy_mvc", "mvc_wireguard_edge_implementation", "bpf",
      "value of mvc_wireguard_edge_implementation must be one of: kernel, userspace"),
     ("cmc.mvc.deploy_mvc", "mvc_guest_build_on", "laptop", "value of mvc_guest_build_on must be one of: dom0, controller"),
@@ -152,6 +152,16 @@ def test_deploy_with_a_bad_request_names_the_field_and_registers_nothing(tmp_pat
     bad = {"vcluster": dict(REQUEST["vcluster"], **changes), "mvc_supernode": "sn.example.org:7654"}
     rc, out = run("cmc.mvc.deploy_mvc", _inventory(tmp_path), "-e", json.dumps(bad))
     assert rc != 0 and msg in out, out
+    assert _clusters(run.db) == [], out
+
+
+# 1400 leaves N2N v1 a cluster MTU of 1264, but WireGuard and VXLAN less than IPv6's 1280.
+def test_a_wireguard_request_needs_an_underlay_mtu_that_leaves_1280_and_registers_nothing(tmp_path, run):
+    bad = {"vcluster": dict(REQUEST["vcluster"], overlay={"backend": "wireguard"}), "mvc_supernode": "sn.example.org:7654",
+           "mvc_underlay_mtu": 1400}
+    rc, out = run("cmc.mvc.deploy_mvc", _inventory(tmp_path), "-e", json.dumps(bad))
+    assert rc != 0, out
+    assert "mvc_underlay_mtu: 1400 is too small: the cluster MTU would be 1400 - 80 - 50 = 1270, below 1280" in out, out
     assert _clusters(run.db) == [], out
 
 

@@ -29,6 +29,8 @@ from lab_ansible import MITOGEN, ansible_env  # pylint: disable=import-error  # 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 TIMINGS = os.path.join(TOP, "tests", "output", "deploy-timings.json")
 DOM0_SUDO_USER = "mvcadmin"  # the lab's non-root user on its Dom0s (tests/lab/mvc-lab)
+# The n2n clusters' MTU: the lab's 1500-byte underlay less N2N v1's 136 bytes.
+N2N_MTU = 1364
 SSH_OPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=60"]
 
@@ -292,12 +294,15 @@ def test_the_disk_install_prints_how_long_so_far_while_it_lasts(first):
 
 
 def test_every_node_pings_every_other_over_the_overlay_across_nat(world, first):
+    # With full-size packets that may not be fragmented: the guests' NICs have the MTU derived from the underlay's
+    # (1500 - N2N v1's 136 bytes), and N2N carries it across both NATs in one datagram each.
     ips = sorted(ip for _site, ip, _argv in first.logins.values())
     for name, login in sorted(first.logins.items()):
         others = " ".join(ip for ip in ips if ip != login[1])
-        out = node_run(world, login, "hostname; for ip in %s; do ping -c 2 -W 5 $ip >/dev/null && echo ok $ip "
-                                     "|| echo FAILED $ip; done" % others).stdout
-        assert out.splitlines()[0] == name
+        out = node_run(world, login, "hostname; cat /sys/class/net/$(ip -o -4 addr show to %s | cut -d' ' -f2)/mtu; "
+                                     "for ip in %s; do ping -c 2 -W 5 -M do -s %d $ip >/dev/null && echo ok $ip "
+                                     "|| echo FAILED $ip; done" % (login[1], others, N2N_MTU - 28)).stdout
+        assert out.splitlines()[:2] == [name, str(N2N_MTU)], out
         assert out.count("ok ") == 3 and "FAILED" not in out, out
 
 
@@ -455,11 +460,11 @@ def test_the_health_check_drains_a_node_without_home_or_mtu_path_and_resumes_it(
         states = wait_for_states(world, first, {"e2e1-compute-0": r"(idle|mixed)\+?drain.*|drained",
                                                 "e2e1-compute-1": r"(idle|mixed)\+?drain.*|drained"})
         assert states["e2e1-compute-0"][1] == "health: /home is not nfs (ext2/ext3)", states
-        assert states["e2e1-compute-1"][1] == "health: no 1360-byte path to the controller", states
+        assert states["e2e1-compute-1"][1] == "health: no %d-byte path to the controller" % N2N_MTU, states
         assert states["e2e1-compute-2"][0] == "idle", states
     finally:
         node_run(world, c0, "sudo -n systemctl start home.automount")
-        node_run(world, c1, "sudo -n ip link set dev %s mtu 1360" % (nic % c1[1]))
+        node_run(world, c1, "sudo -n ip link set dev %s mtu %d" % (nic % c1[1], N2N_MTU))
     wait_for_states(world, first, {"e2e1-compute-0": "idle", "e2e1-compute-1": "idle"})
 
 
@@ -555,10 +560,10 @@ def test_an_unreachable_frontend_fails_the_deploy_by_site_before_any_dom0_work(s
 def test_a_path_too_small_for_the_overlay_mtu_stops_the_deploy_before_any_dom0_changes(second):
     out = second.fault_mtu.stdout
     assert second.fault_mtu.returncode != 0
-    assert re.search(r"n2n_edge_clusters\[0\]\.mtu: 1360 does not fit the path from vm-container-0-0\.sdsc to the "
+    assert re.search(r"n2n_edge_clusters\[0\]\.mtu: 1364 does not fit the path from vm-container-0-0\.sdsc to the "
                      r"supernode \S+ \(\S+, MTU 1400\): N2N v1 adds 136 bytes to each packet, so the largest edge MTU "
                      r"there is 1264\.", out), out[-4000:]
-    assert "Nothing was changed on any Dom0" in out and "mvc_overlay_mtu (now 1360)" in out, out[-4000:]
+    assert "Nothing was changed on any Dom0" in out and "mvc_underlay_mtu=(the smallest path MTU; now 1500)" in out, out[-4000:]
     # Stopped before the supernode and the Dom0s' own play: osaka's Dom0, whose path fits, did nothing either.
     assert "Run the cluster's N2N edge" not in out
     assert set(second.fault_mtu_statuses.values()) == {"planned"}, second.fault_mtu_statuses
@@ -718,7 +723,7 @@ def test_a_path_too_small_for_the_wireguard_underlay_stops_the_deploy_before_any
     assert third.fault_mtu.returncode != 0
     assert re.search(r"wireguard_edge_underlay_mtu: 1500 does not fit the path from vm-container-0-0\.sdsc to the hub "
                      r"\S+:51820 \(\S+, MTU 1400\); give 1400 or less\.", out), out[-4000:]
-    assert "Nothing was changed on any Dom0" in out and "mvc_wireguard_underlay_mtu (now 1500)" in out, out[-4000:]
+    assert "Nothing was changed on any Dom0" in out and "mvc_underlay_mtu=(the smallest path MTU; now 1500)" in out, out[-4000:]
     assert "Make this Dom0's key pair once" not in out
     assert set(third.fault_mtu_statuses.values()) == {"planned"}, third.fault_mtu_statuses
     assert all(o.strip() == "" for o in third.fault_mtu_left.values()), third.fault_mtu_left
