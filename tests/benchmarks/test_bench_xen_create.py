@@ -1,6 +1,6 @@
 # Copyright (c) cmc.mvc contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Creating N Xen domains on one Dom0 (N = 1, 2, with raw xl create and with the module), measured on the lab in this same pytest run
+"""Creating N Xen domains on one Dom0 (N = 1, 2 with raw xl create, N = 1 with the module), measured on the lab in this same pytest run
 (N > 1 only all at once: the one-after-another baseline of N domains is N one-domain runs; measured once, two
 domains one after another took 1.10 (raw) and 0.90 (module) of twice one domain)
 (tests/system/lab/test_domains_create_concurrency.py writes the timings). Each domain counts until it answers
@@ -22,7 +22,7 @@ def test_create_time_ratios():
     with open(TIMINGS) as f:
         t = json.load(f)
     counts = {way: sorted(t[way]["concurrent"], key=int) for way in ("raw", "module")}
-    assert counts == {"raw": ["1", "2"], "module": ["1", "2"]}, counts
+    assert counts == {"raw": ["1", "2"], "module": ["1"]}, counts
     assert list(t["raw"]["serial"]) == list(t["module"]["serial"]) == ["1"], t
     print("\n%3s %-10s %9s %9s %8s %8s" % ("N", "way", "serial s", "at once s", "ratio", "ideal"))
     for way in ("raw", "module"):
