@@ -1,6 +1,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark: ``ansible-inventory --list`` over 5 rocks stand-in frontends x 2,000 hosts (real sshd on loopback)
-against (a) the same hosts, groups and hostvars as a static YAML inventory and (b) 1 frontend of 2,000 hosts,
+"""Benchmark: ``ansible-inventory --list`` over 5 rocks stand-in frontends x 1,000 hosts (real sshd on loopback)
+against (a) the same hosts, groups and hostvars as a static YAML inventory and (b) 1 frontend of 1,000 hosts,
 in one run. Prints both ratios; asserts only correctness (host and group counts)."""
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from sshd import StandinFrontend, client_key  # noqa: E402  pylint: disable=wron
 sys.path.pop(0)
 
 SITES = 5
-HOSTS = 2000
+# 5,000 hosts: 2,000 per frontend took 130 s of CI (the static YAML baseline alone 78 s); 1,000 took 71 s, with
+# ratios of 0.20 to static YAML (was 0.15) and 2.2 to one frontend (was 4.2: the fixed costs weigh more).
+HOSTS = 1000
 RUNS = 2
 
 if os.geteuid() != 0:
@@ -112,7 +114,7 @@ def test_inventory_5_frontends_vs_static_and_vs_1(frontends):
     t_five, listed_five = _best(five)  # best of RUNS: the first run warms the page cache and the sshds
     t_one, listed_one = _best(one)
     static = _static_yaml(work, listed_five)
-    t_static, listed_static = _best(static, runs=1)  # ~1 min per run with 10,000 hosts' hostvars
+    t_static, listed_static = _best(static, runs=1)  # ~40 s per run with 5,000 hosts' hostvars
     bare = _static_yaml(work, listed_five, with_vars=False, name="static-bare.yml")
     t_bare, listed_bare = _best(bare)
 
