@@ -9,7 +9,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
+from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError, check_int
 from ansible_collections.cmc.mvc.plugins.module_utils._n2n import OVERHEAD, check_version
 from ansible_collections.cmc.mvc.plugins.module_utils._wireguard import mtus
 
@@ -33,12 +33,10 @@ def overlay_mtu(backend: t.Any, underlay_mtu: t.Any, family: t.Any = "ipv6", ver
         n2n_version = check_version(version, "n2n version")
     except FieldError as exc:
         raise AnsibleFilterError(str(exc))
-    if isinstance(underlay_mtu, bool):
-        underlay_mtu = None
     try:
-        mtu = int(underlay_mtu)
-    except (TypeError, ValueError):
-        raise AnsibleFilterError("%s: expected an MTU in bytes, got %r" % (var, underlay_mtu))
+        mtu = check_int(underlay_mtu, var, 0, 65535, "an MTU in bytes")
+    except FieldError as exc:
+        raise AnsibleFilterError(str(exc))
     overhead = OVERHEAD[n2n_version]
     if mtu - overhead < N2N_MIN_MTU:
         raise AnsibleFilterError("%s: %d is too small: N2N v%d adds %d bytes to each packet, which leaves %d, below %d"

@@ -31,7 +31,7 @@ import ipaddress
 import re
 import typing as t
 
-from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
+from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError, check_int
 
 VERSIONS = (1, 2, 3)
 IFNAMSIZ = 15  # Linux interface names: 16 bytes with the trailing NUL
@@ -89,15 +89,7 @@ def check_version(value: t.Any, field: str = "version") -> int:
 
 
 def check_port(value: t.Any, field: str = "port") -> int:
-    if isinstance(value, bool):
-        raise N2NError(field, "expected a UDP port number, got %r" % (value,))
-    try:
-        port = int(value)
-    except (TypeError, ValueError):
-        raise N2NError(field, "expected a UDP port number, got %r" % (value,))
-    if not 1 <= port <= 65535 or str(value) != str(port):
-        raise N2NError(field, "port %r out of range 1-65535" % (value,))
-    return port
+    return check_int(value, field, 1, 65535, "a UDP port")
 
 
 def check_cluster(value: t.Any, field: str = "name") -> str:
@@ -160,13 +152,7 @@ def check_mac(value: t.Any, field: str = "mac") -> str:
 
 
 def check_mtu(value: t.Any, field: str = "mtu") -> int:
-    try:
-        mtu = int(value)
-    except (TypeError, ValueError):
-        raise N2NError(field, "expected an MTU in bytes, got %r" % (value,))
-    if isinstance(value, bool) or not 576 <= mtu <= 1500:
-        raise N2NError(field, "MTU %r out of range 576-1500" % (value,))
-    return mtu
+    return check_int(value, field, 576, 1500, "an MTU in bytes")
 
 
 def check_ifname(value: t.Any, field: str) -> str:

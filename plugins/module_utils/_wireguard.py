@@ -25,7 +25,7 @@ import ipaddress
 import re
 import typing as t
 
-from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
+from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError, check_int
 from ansible_collections.cmc.mvc.plugins.module_utils._n2n import check_address, ifname
 
 WireGuardError = FieldError
@@ -44,24 +44,12 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 _PEER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-def _int(value: t.Any, field: str, low: int, high: int, what: str) -> int:
-    if isinstance(value, bool):
-        raise WireGuardError(field, "expected %s, got %r" % (what, value))
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise WireGuardError(field, "expected %s, got %r" % (what, value))
-    if str(value).strip() != str(number) or not low <= number <= high:
-        raise WireGuardError(field, "%r is out of range %d-%d (%s)" % (value, low, high, what))
-    return number
-
-
 def check_port(value: t.Any, field: str) -> int:
-    return _int(value, field, 1, 65535, "a UDP port")
+    return check_int(value, field, 1, 65535, "a UDP port")
 
 
 def check_vni(value: t.Any, field: str) -> int:
-    return _int(value, field, 1, MAX_VNI, "a VXLAN network identifier")
+    return check_int(value, field, 1, MAX_VNI, "a VXLAN network identifier")
 
 
 def check_ifname(value: t.Any, field: str) -> str:
@@ -134,7 +122,7 @@ def mtus(underlay_mtu: t.Any, family: t.Any, field: str) -> tuple[int, int]:
     if family not in WG_OVERHEAD:
         raise WireGuardError(field + "_family", "expected ipv4 or ipv6, got %r" % (family,))
     floor = MIN_CLUSTER_MTU + WG_OVERHEAD[family] + VXLAN_OVERHEAD
-    mtu = _int(underlay_mtu, field + "_mtu", 576, 65535, "an MTU in bytes")
+    mtu = check_int(underlay_mtu, field + "_mtu", 576, 65535, "an MTU in bytes")
     if mtu < floor:
         raise WireGuardError(field + "_mtu", "%d is too small: the cluster MTU would be %d - %d - %d = %d, below %d"
                              % (mtu, mtu, WG_OVERHEAD[family], VXLAN_OVERHEAD,
@@ -222,7 +210,7 @@ def render_edge(p: t.Mapping[str, t.Any], host: str = "localhost", check_mode: b
     if family == "ipv6" and p.get("underlay_family") == "ipv4":
         raise WireGuardError(v + "underlay_family", "ipv4, but wireguard_edge_hub_endpoint is an IPv6 address")
     hub_key = check_public_key(p.get("hub_public_key"), v + "hub_public_key", check_mode)
-    keepalive = _int(p.get("keepalive"), v + "keepalive", 1, 65535, "seconds between keepalives")
+    keepalive = check_int(p.get("keepalive"), v + "keepalive", 1, 65535, "seconds between keepalives")
     vxlan_port = check_port(p.get("vxlan_port"), v + "vxlan_port")
     all_absent = p.get("state") == "absent"
     clusters_in = p.get("clusters") or []
@@ -246,7 +234,7 @@ def render_edge(p: t.Mapping[str, t.Any], host: str = "localhost", check_mode: b
         keys: list[tuple[str, t.Any]] = [("name", name), ("vxlan", vxlan), ("bridge", bridge)]
         if state == "present":
             vni = check_vni(c.get("vni"), where + ".vni")
-            mtu = max_mtu if c.get("mtu") in (None, "") else _int(
+            mtu = max_mtu if c.get("mtu") in (None, "") else check_int(
                 c.get("mtu"), where + ".mtu", MIN_CLUSTER_MTU, max_mtu,
                 "an MTU between the IPv6 minimum and the underlay's MTU - %d - %d"
                 % (WG_OVERHEAD[str(p.get("underlay_family"))], VXLAN_OVERHEAD))
