@@ -675,8 +675,7 @@ def test_the_second_cluster_is_deployed_by_a_non_root_dom0_user_with_become(worl
     # not before (the first cluster was deployed as root).
     for dom0, lines in second.sudo_after.items():
         assert len(lines) > len(second.sudo_before[dom0]), (dom0, second.sudo_before[dom0], lines)
-    # What the deploy wrote on the Dom0s belongs to root, not to the user it logged in as: sdsc's key pair was made
-    # in this run.
+    # What the deploys wrote on the Dom0s belongs to root, not to the user it logged in as, the key pairs included.
     for dom0, out in dom0_run(world, "stat -c '%U:%G %n' /etc/xen/mvc/e2e2/* /var/lib/xen/mvc/e2e2/* "
                                      "/etc/wireguard/mvc/*").items():
         assert out.strip() and all(line.startswith("root:root ") for line in out.splitlines()), (dom0, out)
