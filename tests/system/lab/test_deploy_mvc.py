@@ -781,7 +781,6 @@ def test_scaling_adds_and_removes_compute_nodes_leaving_the_others_alone(world, 
     assert all("vx-e2e2" in out for out in dom0_run(world, "ip -o link show dev vx-e2e2").values())
 
 
-
 def test_the_paused_site_comes_back_in_slurm_and_runs_jobs_again(world, first):
     # Here, not right after the unpause: slurmctld pings down nodes only every few minutes (about 4 after the
     # unpause, measured on the lab), and the second cluster's deploys and tests run meanwhile.
