@@ -725,6 +725,15 @@ def test_a_wireguard_cluster_links_its_nodes_across_both_nats_and_logs_in(world,
     assert srun_hosts(world, second, "-N1") == ["e2e2-compute-0"]
 
 
+def test_no_node_of_a_cluster_without_shared_home_runs_an_nfs_server(world, second):
+    # The golden image, shared with e2e1, has the NFS server's package but leaves it disabled, as munge and chrony:
+    # the roles start each daemon where the cluster needs it. This Slurm-only cluster needs munge and chrony only.
+    for name, login in sorted(second.logins.items()):
+        out = node_run(world, login, "systemctl is-active munge chrony nfs-server; systemctl is-enabled nfs-server",
+                       check=False).stdout
+        assert out.split() == ["active", "active", "inactive", "disabled"], (name, out)
+
+
 def test_a_wireguard_cluster_runs_vxlan_over_a_kernel_tunnel_that_each_dom0_dials_to_the_hub(world, second):
     # Each Dom0: kernel WireGuard (a wireguard link, not a TUN device), a recent handshake with the hub, and the
     # cluster's VXLAN device in its bridge with the other Dom0 as its flood entry. The hub: wireguard-go, one peer
