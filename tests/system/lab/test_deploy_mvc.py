@@ -726,8 +726,8 @@ def test_a_wireguard_cluster_links_its_nodes_across_both_nats_and_logs_in(world,
 
 
 def test_no_node_of_a_cluster_without_shared_home_runs_an_nfs_server(world, second):
-    # The golden image, shared with e2e1, has the NFS server's package but leaves it disabled, as munge and chrony:
-    # the roles start each daemon where the cluster needs it. This Slurm-only cluster needs munge and chrony only.
+    # The golden image, shared with e2e1, has the NFS server's package but leaves it disabled: the shared_home role
+    # starts it on e2e1's frontend only. This Slurm-only cluster runs munge and chrony, and no NFS server.
     for name, login in sorted(second.logins.items()):
         out = node_run(world, login, "systemctl is-active munge chrony nfs-server; systemctl is-enabled nfs-server",
                        check=False).stdout
