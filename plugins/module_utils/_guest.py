@@ -79,8 +79,7 @@ def build(params: Params, run: Run) -> None:
     on failure. Writes the stamp last, so its presence means a complete install.
 
     A disk file is a copy of the Dom0's base image (the golden tree made into a filesystem once per golden
-    image), grown to the disk's size and mounted to add the kernel's modules and the node's own files:
-    ``mke2fs -d`` of the whole tree for every node took most of a node's install on a slow Dom0. A block
+    image), grown to the disk's size and mounted to add the kernel's modules and the node's own files: ``mke2fs -d`` of the whole tree for every node took most of a node's install on a slow Dom0. A block
     device, or a Dom0 that cannot mount a loop device, gets the whole tree per node as before."""
     work = os.path.dirname(params["stamp"]) or "."
     os.makedirs(work, mode=0o700, exist_ok=True)
