@@ -83,6 +83,7 @@ def build(params: Params, run: Run) -> None:
     device, or a Dom0 that cannot mount a loop device, gets the whole tree per node as before."""
     work = os.path.dirname(params["stamp"]) or "."
     os.makedirs(work, mode=0o700, exist_ok=True)
+    remove_leftovers(params, work, run)
     base = None
     if os.path.isfile(params["disk"]) and loop_mounts():
         base = base_image(params, run)
@@ -93,6 +94,29 @@ def build(params: Params, run: Run) -> None:
     else:
         build_from_tree(params, run, work)
     _xen.write_atomic(params["stamp"], json.dumps(params["stamp_data"], indent=2, sort_keys=True) + "\n", 0o600)
+
+
+def remove_leftovers(params: Params, work: str, run: Run) -> None:
+    """What a killed install of this node left: its mount (``.HOST.mnt.*``), its tree (``.HOST.*``) and its
+    temporary disk. A module under
+    mitogen dies with its connection, without its cleanup. Called under the node's lock, which a live install
+    holds, so none of them is in use."""
+    host = params["hostname"]
+    for name in sorted(os.listdir(work)):
+        path = os.path.join(work, name)
+        if os.path.islink(path) or not os.path.isdir(path):
+            continue
+        if name.startswith(".%s." % host):
+            while os.path.ismount(path):  # a mount may be stacked on another
+                run(["umount", path], "unmounting what a killed install left mounted")
+            shutil.rmtree(path)
+    disk = params["disk"]
+    if os.path.isfile(disk):
+        prefix = "." + os.path.basename(disk) + "."
+        for name in os.listdir(os.path.dirname(disk) or "."):
+            path = os.path.join(os.path.dirname(disk), name)
+            if name.startswith(prefix) and os.path.isfile(path) and not os.path.islink(path):
+                os.unlink(path)
 
 
 def build_from_tree(params: Params, run: Run, work: str) -> None:
@@ -143,6 +167,13 @@ def base_image(params: Params, run: Run) -> str:
     with _xen.domain_lock(name):
         if os.path.exists(path):
             return path
+        for left in os.listdir(os.path.dirname(path)):  # a killed build's tree and image, as above
+            if left.startswith("." + name + "."):
+                left = os.path.join(os.path.dirname(path), left)
+                if os.path.isdir(left) and not os.path.islink(left):
+                    shutil.rmtree(left)
+                else:
+                    os.unlink(left)
         tree = tempfile.mkdtemp(prefix="." + name + ".", dir=os.path.dirname(path))
         tmp = tree + ".img"
         try:

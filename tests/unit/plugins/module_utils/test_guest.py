@@ -150,3 +150,53 @@ def test_a_failed_node_install_leaves_the_disk_and_no_stamp(build_params, monkey
     assert (tmp_path / "disk.img").read_bytes() == b"\0" * 4096
     assert not os.path.exists(build_params["stamp"])
     assert sorted(p for p in os.listdir(tmp_path) if p.startswith(".disk.img")) == []
+
+
+class UnmountingRecorder(Recorder):
+    """A Recorder whose umount takes the path out of ``mounted``, as the real one takes the mount away."""
+
+    def __init__(self, mounted):
+        super().__init__()
+        self.mounted = mounted
+
+    def __call__(self, argv, what):
+        super().__call__(argv, what)
+        if argv[0] == "umount":
+            self.mounted.discard(argv[-1])
+
+
+def test_a_killed_install_s_mount_tree_and_temporary_disk_are_removed_first(build_params, monkeypatch, tmp_path):
+    monkeypatch.setattr(_guest, "loop_mounts", lambda: True)
+    work = tmp_path / "state"
+    (work / ".lab1-c01.mnt.dead").mkdir(parents=True)
+    (work / ".lab1-c01.mnt.dead" / "etc").mkdir()  # the disk's filesystem, still mounted
+    (work / ".lab1-c01.tree").mkdir()
+    (work / ".lab1-c01.tree" / "file").write_text("x")
+    (work / ".lab1-c011.mnt.other").mkdir()  # another node's
+    (tmp_path / ".disk.img.dead").write_bytes(b"half a copy")
+    (tmp_path / ".disk.img2.other").write_bytes(b"another disk's")
+    (tmp_path / ".base-left.img").write_bytes(b"")  # not this golden image's base: left alone
+    mounted = {str(work / ".lab1-c01.mnt.dead")}
+    monkeypatch.setattr(os.path, "ismount", lambda path: str(path) in mounted)
+    monkeypatch.setattr(os.path, "getsize", lambda path: 4096 if path.endswith("disk.img") else 1024)
+    run = UnmountingRecorder(mounted)
+    _guest.build(build_params, run)
+    assert run.calls[0] == "umount", run.calls  # the dead mount, before anything else
+    assert sorted(os.listdir(work)) == [".lab1-c011.mnt.other", "lab1-c01.os"]
+    assert not (tmp_path / ".disk.img.dead").exists()
+    assert (tmp_path / ".disk.img2.other").exists() and (tmp_path / ".base-left.img").exists()
+    assert _guest.read_stamp(build_params["stamp"]) == {"os": "debian-12"}
+
+
+def test_a_killed_base_image_build_is_removed_before_the_next(build_params, monkeypatch, tmp_path):
+    monkeypatch.setattr(_guest, "loop_mounts", lambda: True)
+    monkeypatch.setattr(os.path, "getsize", lambda path: 4096 if path.endswith("disk.img") else 1024)
+    run = Recorder()
+    _guest.build(build_params, run)
+    name = [p for p in os.listdir(tmp_path) if p.startswith("base-")][0][:-len(".img")]
+    os.unlink(tmp_path / (name + ".img"))
+    os.unlink(build_params["stamp"])
+    (tmp_path / ("." + name + ".tree")).mkdir()
+    (tmp_path / ("." + name + ".tree.img")).write_bytes(b"half")
+    _guest.build(build_params, Recorder())
+    assert sorted(p for p in os.listdir(tmp_path) if name in p) == [name + ".img"]
