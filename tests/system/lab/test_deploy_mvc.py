@@ -653,11 +653,16 @@ def test_an_unreachable_vm_container_fails_the_deploy_by_name_and_claims_nothing
     assert "deployed" not in second.fault_vm_statuses.values(), second.fault_vm_statuses
 
 
-def test_a_deploy_killed_mid_install_is_completed_by_a_rerun(second):
+def test_a_deploy_killed_mid_install_is_completed_by_a_rerun(world, second):
     assert "Make the node's root filesystem on its disk" in second.killed, second.killed[-4000:]
     assert set(second.killed_statuses.values()) == {"planned"}, second.killed_statuses
     # The re-run completed (the fixture asserts it, and the next tests log in and ping); the database says so.
     assert second.statuses == {"e2e2-compute-0": "deployed", "e2e2-frontend": "deployed"}
+    # Nor is anything of the killed install left: a kill with the node's disk mounted left the mount and the
+    # temporary disk (2026-12-03), until the next install of the node removed them.
+    for dom0, out in dom0_run(world, "grep ' /var/lib/xen/mvc/' /proc/mounts; "
+                                     "find /var/lib/xen/mvc/e2e2 -mindepth 1 -maxdepth 1 -name '.*'").items():
+        assert out.strip() == "", (dom0, out)
 
 
 def test_slurm_is_set_up_only_once_the_whole_cluster_runs_and_its_munge_key_never_shows(second):
