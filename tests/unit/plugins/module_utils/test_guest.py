@@ -124,9 +124,14 @@ def test_without_loop_devices_the_whole_tree_is_made_into_the_disk(build_params,
     assert _guest.read_stamp(build_params["stamp"]) == {"os": "debian-12"}
 
 
-def test_a_disk_file_is_a_copy_of_the_base_image_made_once(build_params, monkeypatch, tmp_path):
+@pytest.fixture
+def loop_disk(monkeypatch):
+    """A Dom0 with loop devices, and a node disk (4 KiB) larger than the base image (1 KiB)."""
     monkeypatch.setattr(_guest, "loop_mounts", lambda: True)
     monkeypatch.setattr(os.path, "getsize", lambda path: 4096 if path.endswith("disk.img") else 1024)
+
+
+def test_a_disk_file_is_a_copy_of_the_base_image_made_once(build_params, loop_disk, tmp_path):
     run = Recorder()
     _guest.build(build_params, run)
     assert run.calls == ["tar", "depmod", "mke2fs", "cp", "resize2fs", "tune2fs", "mount", "systemctl",
@@ -165,8 +170,8 @@ class UnmountingRecorder(Recorder):
             self.mounted.discard(argv[-1])
 
 
-def test_a_killed_install_s_mount_tree_and_temporary_disk_are_removed_first(build_params, monkeypatch, tmp_path):
-    monkeypatch.setattr(_guest, "loop_mounts", lambda: True)
+def test_a_killed_install_s_mount_tree_and_temporary_disk_are_removed_first(build_params, loop_disk, monkeypatch,
+                                                                            tmp_path):
     work = tmp_path / "state"
     (work / ".lab1-c01.mnt.dead").mkdir(parents=True)
     (work / ".lab1-c01.mnt.dead" / "etc").mkdir()  # the disk's filesystem, still mounted
@@ -178,7 +183,6 @@ def test_a_killed_install_s_mount_tree_and_temporary_disk_are_removed_first(buil
     (tmp_path / ".base-left.img").write_bytes(b"")  # not this golden image's base: left alone
     mounted = {str(work / ".lab1-c01.mnt.dead")}
     monkeypatch.setattr(os.path, "ismount", lambda path: str(path) in mounted)
-    monkeypatch.setattr(os.path, "getsize", lambda path: 4096 if path.endswith("disk.img") else 1024)
     run = UnmountingRecorder(mounted)
     _guest.build(build_params, run)
     assert run.calls[0] == "umount", run.calls  # the dead mount, before anything else
@@ -188,9 +192,7 @@ def test_a_killed_install_s_mount_tree_and_temporary_disk_are_removed_first(buil
     assert _guest.read_stamp(build_params["stamp"]) == {"os": "debian-12"}
 
 
-def test_a_killed_base_image_build_is_removed_before_the_next(build_params, monkeypatch, tmp_path):
-    monkeypatch.setattr(_guest, "loop_mounts", lambda: True)
-    monkeypatch.setattr(os.path, "getsize", lambda path: 4096 if path.endswith("disk.img") else 1024)
+def test_a_killed_base_image_build_is_removed_before_the_next(build_params, loop_disk, tmp_path):
     run = Recorder()
     _guest.build(build_params, run)
     name = [p for p in os.listdir(tmp_path) if p.startswith("base-")][0][:-len(".img")]

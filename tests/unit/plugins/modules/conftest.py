@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -26,3 +28,18 @@ def run_module(capsys):
         out["rc"], out["text"] = exit_.value.code, text
         return out
     return run
+
+
+@pytest.fixture
+def fake_command(tmp_path, monkeypatch):
+    """fake_command(name, script): ``script`` installed as the executable ``name`` in a directory put first on PATH."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    monkeypatch.setenv("PATH", "%s%s%s" % (bindir, os.pathsep, os.environ["PATH"]))
+
+    def install(name, script):
+        path = bindir / name
+        path.write_text(script)
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+        return path
+    return install

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import stat
 import sys
 
 import pytest
@@ -40,15 +38,10 @@ sys.exit(rc)
 
 
 @pytest.fixture
-def systemctl(tmp_path, monkeypatch):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    script = bindir / "systemctl"
-    script.write_text(FAKE_SYSTEMCTL)
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+def systemctl(tmp_path, monkeypatch, fake_command):
+    fake_command("systemctl", FAKE_SYSTEMCTL)
     state = tmp_path / "systemctl.json"
     monkeypatch.setenv("FAKE_SYSTEMCTL_STATE", str(state))
-    monkeypatch.setenv("PATH", "%s%s%s" % (bindir, os.pathsep, os.environ["PATH"]))
 
     def setup(units):
         state.write_text(json.dumps(dict(units=units, calls=[])))

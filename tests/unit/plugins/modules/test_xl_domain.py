@@ -54,12 +54,8 @@ def lock_dir(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def xl(tmp_path, monkeypatch):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    script = bindir / "xl"
-    script.write_text(FAKE_XL)
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+def xl(tmp_path, monkeypatch, fake_command):
+    fake_command("xl", FAKE_XL)
     state = tmp_path / "xl.json"
 
     def set_state(domains=None, **extra):
@@ -70,7 +66,6 @@ def xl(tmp_path, monkeypatch):
 
     set_state()
     monkeypatch.setenv("FAKE_XL_STATE", str(state))
-    monkeypatch.setenv("PATH", "%s:%s" % (bindir, os.environ["PATH"]))
     config = tmp_path / "n1.cfg"
     config.write_text('name = "n1"\n')
     return dict(set_state=set_state, calls=calls, config=str(config), auto=str(tmp_path / "auto"))
