@@ -98,9 +98,8 @@ def build(params: Params, run: Run) -> None:
 
 def remove_leftovers(params: Params, work: str, run: Run) -> None:
     """What a killed install of this node left: its mount (``.HOST.mnt.*``), its tree (``.HOST.*``) and its
-    temporary disk. A module under
-    mitogen dies with its connection, without its cleanup. Called under the node's lock, which a live install
-    holds, so none of them is in use."""
+    temporary disk. A module under mitogen dies with its connection, without its cleanup. Called under the node's
+    lock, which a live install holds, so none of them is in use."""
     host = params["hostname"]
     for name in sorted(os.listdir(work)):
         path = os.path.join(work, name)

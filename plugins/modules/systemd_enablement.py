@@ -120,11 +120,8 @@ def main() -> None:
             module.fail_json(msg="%s is masked and cannot be enabled" % unit, unit=unit)
         before[unit] = state
 
-    changes = []
-    for unit, on in wanted.items():
-        if on and before[unit] not in ENABLED and before[unit] not in ENABLED_WITHOUT_LINKS \
-                or not on and before[unit] in ENABLED:
-            changes.append(unit)
+    changes = [unit for unit, on in wanted.items()
+               if (before[unit] not in ENABLED | ENABLED_WITHOUT_LINKS if on else before[unit] in ENABLED)]
     if not module.check_mode:
         for unit in changes:
             verb = "enable" if wanted[unit] else "disable"
