@@ -25,8 +25,9 @@ from ansible_collections.cmc.mvc.plugins.module_utils._request import UID_RANGE
 USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 KEY_TYPES = ("ed25519", "ecdsa", "rsa")
-# Part of every base image's name: a change to how base images are made gives new ones.
-BASE_FORMAT = 1
+# Part of every base image's name: a change to how base images are made gives new ones (2: without the kernel's
+# modules).
+BASE_FORMAT = 2
 
 if t.TYPE_CHECKING:
     # run(argv, what): runs a command, raises GuestError when it fails.
@@ -77,9 +78,9 @@ def build(params: Params, run: Run) -> None:
     """Makes the disk from ``params`` (the module's options). ``run(argv, what)`` runs a command and raises
     on failure. Writes the stamp last, so its presence means a complete install.
 
-    A disk file is a copy of the Dom0's base image (the golden tree with this kernel's modules, made into a
-    filesystem once per golden image and kernel), grown to the disk's size and mounted to add the node's own
-    files: ``mke2fs -d`` of the whole tree for every node took most of a node's install on a slow Dom0. A block
+    A disk file is a copy of the Dom0's base image (the golden tree made into a filesystem once per golden
+    image), grown to the disk's size and mounted to add the kernel's modules and the node's own files:
+    ``mke2fs -d`` of the whole tree for every node took most of a node's install on a slow Dom0. A block
     device, or a Dom0 that cannot mount a loop device, gets the whole tree per node as before."""
     work = os.path.dirname(params["stamp"]) or "."
     os.makedirs(work, mode=0o700, exist_ok=True)
@@ -157,10 +158,13 @@ def loop_mounts() -> bool:
 
 
 def base_image(params: Params, run: Run) -> str:
-    """The Dom0's base filesystem image for this golden image and kernel, made once (under a lock, written
-    under a temporary name)."""
+    """The Dom0's base filesystem image of this golden image, made once (under a lock, written under a
+    temporary name)."""
+    # Not the kernel or its modules: each node gets those on its own copy (a few files and a depmod), so clusters
+    # that ask for other modules (shared /home's NFS and autofs) share the Dom0's one base image of the golden
+    # image instead of making one each (about 75 s on the lab's emulated Dom0s).
     key = hashlib.sha1(json.dumps([os.path.basename(params["golden"]), os.path.getsize(params["golden"]),
-                                   params["kernel_release"], sorted(params["kernel_modules"]), BASE_FORMAT]).encode())
+                                   BASE_FORMAT]).encode())
     name = "base-" + key.hexdigest()[:16]
     path = os.path.join(os.path.dirname(params["golden"]), name + ".img")
     with _xen.domain_lock(name):
@@ -177,7 +181,6 @@ def base_image(params: Params, run: Run) -> str:
         tmp = tree + ".img"
         try:
             unpack(params, tree, run)
-            add_kernel_modules(params, tree, run)
             used, inodes = 0, 0
             for d, dirs, files in os.walk(tree):
                 inodes += len(dirs) + len(files)
@@ -216,6 +219,7 @@ def build_from_base(params: Params, run: Run, base: str, work: str) -> None:
         run(["tune2fs", "-L", params["hostname"][:16], "-U", "random", tmp], "naming the filesystem")
         run(["mount", "-o", "loop", tmp, mnt], "mounting the disk")
         mounted = True
+        add_kernel_modules(params, mnt, run)
         customize(params, mnt, run)
         run(["umount", mnt], "unmounting the disk")
         mounted = False

@@ -14,8 +14,8 @@ description:
     O(disk) from O(golden) with the PV driver modules of the kernel that boots the guest, writes O(files), enables
     O(enable_units), makes new SSH host keys and the O(users) with their SSH keys. It then writes O(stamp).
   - A disk file, on a Dom0 that has loop devices, is a copy of the Dom0's base image (beside O(golden), the
-    golden tree with the kernel's modules, made into a filesystem with C(mke2fs -d) once per golden image and
-    kernel), grown to the disk's size, given its own label and UUID, and mounted to add the node's own files.
+    golden tree made into a filesystem with C(mke2fs -d) once per golden image), grown to the disk's size, given
+    its own label and UUID, and mounted to add the kernel's modules and the node's own files.
     The copy replaces the disk only when it is complete.
   - A block device, or a Dom0 without loop devices, gets a fresh temporary tree of O(golden) per node, made into
     its filesystem with C(mke2fs -d).

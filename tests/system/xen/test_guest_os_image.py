@@ -143,8 +143,8 @@ def test_file_capabilities_survive_into_the_disk(node):
 
 
 def test_the_disk_is_a_copy_of_the_dom0s_base_image_with_its_own_name(node):
-    # The golden tree becomes a filesystem once per golden image and kernel; each node's disk is a copy of it,
-    # grown to the disk's size, with its own label and UUID.
+    # The golden tree becomes a filesystem once per golden image; each node's disk is a copy of it, grown to the
+    # disk's size, with its own label and UUID, and the kernel's modules (which differ between clusters).
     bases = [p for p in os.listdir(node["work"] / "dom0-cache") if p.startswith("base-") and p.endswith(".img")]
     assert len(bases) == 1, os.listdir(node["work"] / "dom0-cache")
 
@@ -157,6 +157,9 @@ def test_the_disk_is_a_copy_of_the_dom0s_base_image_with_its_own_name(node):
     assert disk["Filesystem UUID"] != base["Filesystem UUID"]
     assert int(disk["Block count"]) * int(disk["Block size"]) == 2 * 1024 ** 3
     assert int(base["Block count"]) < int(disk["Block count"])
+    base_modules = debugfs(str(node["work"] / "dom0-cache" / bases[0]), "ls /lib/modules").split()
+    assert "6.1.0-99-amd64" not in base_modules, base_modules
+    assert "6.1.0-99-amd64" in debugfs(node["disk"], "ls /lib/modules").split()
 
 
 def test_the_guest_initrd_loads_each_module_after_what_it_needs_and_mounts_the_root(node, tmp_path):

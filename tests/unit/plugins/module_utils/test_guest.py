@@ -134,7 +134,7 @@ def loop_disk(monkeypatch):
 def test_a_disk_file_is_a_copy_of_the_base_image_made_once(build_params, loop_disk, tmp_path):
     run = Recorder()
     _guest.build(build_params, run)
-    assert run.calls == ["tar", "depmod", "mke2fs", "cp", "resize2fs", "tune2fs", "mount", "systemctl",
+    assert run.calls == ["tar", "mke2fs", "cp", "resize2fs", "tune2fs", "mount", "depmod", "systemctl",
                          "ssh-keygen", "umount"]
     disk = (tmp_path / "disk.img").read_bytes()
     assert disk.startswith(b"base") and len(disk) == 4096  # the copy took the disk's place, grown to its size
@@ -144,6 +144,14 @@ def test_a_disk_file_is_a_copy_of_the_base_image_made_once(build_params, loop_di
     again = Recorder()
     _guest.build(build_params, again)
     assert again.calls[:2] == ["cp", "resize2fs"]  # the base image is made once
+    os.unlink(build_params["stamp"])
+    other = Recorder()
+    build_params["kernel_modules"] = ["kernel/xen-blkfront.ko", "kernel/fs/nfs.ko"]
+    (tmp_path / "modules" / "6.1.0-99-amd64" / "kernel" / "fs").mkdir()
+    (tmp_path / "modules" / "6.1.0-99-amd64" / "kernel" / "fs" / "nfs.ko").write_text("ko")
+    _guest.build(build_params, other)
+    assert other.calls[:2] == ["cp", "resize2fs"]  # and shared by nodes that ask for other kernel modules
+    assert [p for p in os.listdir(tmp_path) if p.startswith("base-")] == bases
 
 
 def test_a_failed_node_install_leaves_the_disk_and_no_stamp(build_params, monkeypatch, tmp_path):
