@@ -252,3 +252,26 @@ def test_guest_to_guest_over_n2n_and_wireguard_vxlan(lab):
         print("  %-18s latency %.3f ms (ratio %.2f), throughput %.1f Mbit/s (ratio %.3f), %.1f MB into the %s during "
               "its %d s iperf3 run" % (name, ms, ms / direct_ms, bps / 1e6, bps / direct_bps, relayed / 1e6,
                                        "supernode" if name.startswith("N2N") else "hub (wireguard-go)", SECONDS))
+
+
+LAB_RATES = os.path.join(TOP, "tests", "output", "overlay-lab-rates.json")
+
+
+def test_guest_to_guest_on_the_lab_s_dom0s():
+    # Measured in this run by tests/system/lab/test_deploy_mvc.py: Xen guests on the lab's Dom0s (kernel WireGuard
+    # there; the hub is wireguard-go in the lab's supernode host), all under QEMU's emulated CPU, so the ratios say
+    # what the overlays cost beside the same emulated path rather than what real hardware would reach.
+    assert os.path.isfile(LAB_RATES), "no rates: the lab's end-to-end test did not measure them in this run"
+    with open(LAB_RATES) as f:
+        r = json.load(f)
+    direct = r["direct"]["mbit_s"]
+    assert all(r[k]["mbit_s"] > 0 for k in ("direct", "n2n", "wireguard", "wireguard_tunnel", "one_dom0")), r
+    print("\nOn the lab's Dom0s, %s to %s, one TCP stream of %d s each (one run): direct path Dom0 to Dom0 through "
+          "both NATs %.1f Mbit/s" % (r["source"], r["destination"], r["seconds"], direct))
+    rows = (("guest to guest over N2N v1", r["n2n"], ""),
+            ("guest to guest over WireGuard + VXLAN", r["wireguard"],
+             " (target 0.5), %.1f MB into the hub" % (r["wireguard"]["hub_bytes"] / 1e6)),
+            ("Dom0 to Dom0 over WireGuard (the hub, no VXLAN, no guest)", r["wireguard_tunnel"], ""),
+            ("guest to guest on one Dom0 (%s's bridge, no overlay)" % r["one_dom0"]["site"], r["one_dom0"], ""))
+    for name, rate, more in rows:
+        print("  %-58s %7.1f Mbit/s, ratio %.3f%s" % (name, rate["mbit_s"], rate["mbit_s"] / direct, more))

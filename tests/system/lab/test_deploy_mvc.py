@@ -8,7 +8,8 @@ cluster is deployed, scaled, shown and destroyed as a non-root user on the Dom0s
 (sudo), as on sites that forbid root logins; the first as root.
 
 The tests run in order and share one deployment (module fixture). Timings go to tests/output for the deploy
-benchmark (tests/benchmarks/test_bench_deploy.py)."""
+benchmark (tests/benchmarks/test_bench_deploy.py), and the throughput over both overlays for the overlay benchmark
+(tests/benchmarks/test_bench_overlay.py)."""
 from __future__ import annotations
 
 import html
@@ -29,6 +30,7 @@ from lab_ansible import MITOGEN, ansible_env  # pylint: disable=import-error  # 
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 TIMINGS = os.path.join(TOP, "tests", "output", "deploy-timings.json")
+OVERLAY_RATES = os.path.join(TOP, "tests", "output", "overlay-lab-rates.json")
 DOM0_SUDO_USER = "mvcadmin"  # the lab's non-root user on its Dom0s (tests/lab/mvc-lab)
 # The n2n clusters' MTU: the lab's 1500-byte underlay less N2N v1's 136 bytes.
 N2N_MTU = 1364
@@ -123,8 +125,9 @@ def world(lab_session, tmp_path_factory):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice@e2e", "-f", key], check=True)
     with open(key + ".pub") as f:
         pub = f.read().strip()
-    if os.path.exists(TIMINGS):  # never let the benchmark read an earlier run's numbers
-        os.unlink(TIMINGS)
+    for path in (TIMINGS, OVERLAY_RATES):  # never let the benchmarks read an earlier run's numbers
+        if os.path.exists(path):
+            os.unlink(path)
     w = {"work": work, "inventory": inventory, "inventory_sudo": inventory_sudo, "key": key, "pub": pub, "lab": lab, "timings": {}}
     yield w
     # Whatever a failed test left: remove both clusters (harmless when they are gone).
@@ -250,8 +253,13 @@ def killed_mid_install(world, request):
     return "".join(seen)
 
 
+def node_ssh(world, login):
+    """The ssh argv to a node as the request's user, ready for a command."""
+    return login[2][:-1] + ["-i", world["key"]] + SSH_OPTS + [login[2][-1]]
+
+
 def node_run(world, login, command, check=True):
-    argv = login[2][:-1] + ["-i", world["key"]] + SSH_OPTS + [login[2][-1], command]
+    argv = node_ssh(world, login) + [command]
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False, timeout=300)
     if check:
         assert p.returncode == 0, "%s: %s%s" % (login[1], p.stdout, p.stderr)
@@ -764,6 +772,101 @@ def test_a_wireguard_cluster_is_isolated_from_the_n2n_cluster_on_the_same_dom0s(
                                    "ping -c 3 -W 2 %s >/dev/null && echo REACHED || echo isolated; sudo ip route del %s dev $dev"
                                    % (src[1], subnet, dst[1], subnet)).stdout
         assert "isolated" in out and "REACHED" not in out, (src, dst, out)
+
+
+# TCP rate, measured by the receiver from its first byte to the end of the stream (the sender's count would include
+# its socket buffer). Python, not iperf3: the Dom0s and guests have python3 and no iperf3.
+RATE_PORT = 5201
+RATE_SECONDS = 5
+RATE_RECEIVER = (
+    "import socket,time\n"
+    "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); s.bind(('',%d)); s.listen(1); s.settimeout(90)\n"
+    "c,_=s.accept(); c.settimeout(60); n=0; t0=t1=None\n"
+    "while True:\n"
+    "    b=c.recv(1<<16)\n"
+    "    if not b: break\n"
+    "    t0=t0 or time.monotonic(); n+=len(b); t1=time.monotonic()\n"
+    "print(n, t1-t0)\n" % RATE_PORT)
+RATE_SENDER = (
+    "import socket,sys,time\n"
+    "end=time.monotonic()+60\n"
+    "while True:\n"
+    "    try: s=socket.create_connection((sys.argv[1],%d),timeout=10); break\n"
+    "    except OSError:\n"
+    "        if time.monotonic()>end: raise\n"
+    "        time.sleep(0.5)\n"
+    "b=bytes(1<<16); stop=time.monotonic()+%d\n"
+    "while time.monotonic()<stop: s.sendall(b)\n"
+    "s.close()\n" % (RATE_PORT, RATE_SECONDS))
+
+
+def tcp_rate(receiver_argv, sender_argv, target):
+    """Mbit/s from sender to the receiver at ``target``; both argv run a command (ssh) that is given the script."""
+    rx = subprocess.Popen(receiver_argv + ["python3 -c %s" % shlex.quote(RATE_RECEIVER)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    try:
+        tx = subprocess.run(sender_argv + ["python3 -c %s %s" % (shlex.quote(RATE_SENDER), target)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False, timeout=180)
+        out, err = rx.communicate(timeout=120)
+    finally:
+        if rx.poll() is None:
+            rx.kill()
+            rx.wait()
+    assert tx.returncode == 0 and rx.returncode == 0, (tx.stdout, out, err)
+    size, seconds = out.split()
+    assert int(size) > 0 and float(seconds) > 0, out
+    return int(size) * 8 / float(seconds) / 1e6
+
+
+def hub_bytes(world):
+    """Bytes that the hub's WireGuard interface received, over all its peers."""
+    return sum(int(line.split()[1]) for line in hub_run(world, "wg show wg-mvc transfer").splitlines() if line.strip())
+
+
+def test_guest_to_guest_rates_over_both_overlays_and_the_direct_path_between_the_dom0s_are_measured(world, first, second):
+    # For the overlay benchmark (tests/benchmarks/test_bench_overlay.py prints the ratios): from osaka to sdsc, a
+    # guest of each cluster to a guest of the same cluster (through both sites' bridges and the supernode or the
+    # hub), and osaka's Dom0 to sdsc's Dom0 on the direct path, which sdsc's NAT forwards for this test only. Two more
+    # take the overlay's cost apart from the guests': the Dom0s' WireGuard tunnel alone (through the hub, no VXLAN,
+    # no guest), and two guests on one Dom0 (its bridge alone, no overlay).
+    lab, mvc_lab = world["lab"], os.path.join(TOP, "tests", "lab", "mvc-lab")
+    src_site, dst_site = lab["sites"][0], lab["sites"][1]
+    dst_vm, src_vm = dst_site["vms"][0], src_site["vms"][0]
+    dst_dom0, src_dom0 = [mvc_lab, "ssh", dst_vm["inventory_name"]], [mvc_lab, "ssh", src_vm["inventory_name"]]
+    rates = {}
+    for name, cluster in (("n2n", first), ("wireguard", second)):
+        logins_by_site = {}
+        for login in sorted(cluster.logins.values(), key=lambda x: x[1]):
+            logins_by_site.setdefault(login[0], []).append(login)
+        a, b = logins_by_site[src_site["name"]][0], logins_by_site[dst_site["name"]][0]
+        before = hub_bytes(world)
+        rates[name] = {"mbit_s": tcp_rate(node_ssh(world, b), node_ssh(world, a), b[1]),
+                       "hub_bytes": hub_bytes(world) - before}
+        if name == "n2n":  # 1 + 3 nodes over 2 sites: one site, so one Dom0, has two
+            site, (a, b) = next((site, nodes[:2]) for site, nodes in sorted(logins_by_site.items()) if len(nodes) > 1)
+            rates["one_dom0"] = {"mbit_s": tcp_rate(node_ssh(world, b), node_ssh(world, a), b[1]), "site": site}
+    wg_address = world["lab"]["helper"].ssh(dst_vm["inventory_name"], "ip -4 -o addr show dev wg-mvc").stdout.split()[3]
+    rates["wireguard_tunnel"] = {"mbit_s": tcp_rate(dst_dom0, src_dom0, wg_address.split("/")[0])}
+    ns = ["ip", "netns", "exec", dst_site["ns"], "iptables"]
+    rules = [["-t", "nat", "PREROUTING", "-i", "pub", "-p", "tcp", "--dport", str(RATE_PORT), "-j", "DNAT",
+              "--to-destination", "%s:%d" % (dst_vm["ip"], RATE_PORT)],
+             ["FORWARD", "-i", "pub", "-o", "lan", "-p", "tcp", "-d", dst_vm["ip"], "--dport", str(RATE_PORT), "-j", "ACCEPT"]]
+
+    def rule(op, r):
+        table = r[:2] if r[0] == "-t" else []
+        return ns + table + [op] + r[len(table):]
+
+    for r in rules:
+        subprocess.run(rule("-I", r), check=True)
+    try:
+        rates["direct"] = {"mbit_s": tcp_rate(dst_dom0, src_dom0, dst_site["public_ip"])}
+    finally:
+        for r in rules:
+            subprocess.run(rule("-D", r), check=True)
+    os.makedirs(os.path.dirname(OVERLAY_RATES), exist_ok=True)
+    with open(OVERLAY_RATES, "w") as f:
+        json.dump(dict(rates, seconds=RATE_SECONDS, source=src_site["name"], destination=dst_site["name"]), f)
+    print(rates)
 
 
 def test_a_wireguard_cluster_s_second_identical_run_changes_nothing(world, second):
