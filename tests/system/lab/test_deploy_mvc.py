@@ -845,7 +845,7 @@ def test_guest_to_guest_rates_over_both_overlays_and_the_direct_path_between_the
         if name == "n2n":  # 1 + 3 nodes over 2 sites: one site, so one Dom0, has two
             site, (a, b) = next((site, nodes[:2]) for site, nodes in sorted(logins_by_site.items()) if len(nodes) > 1)
             rates["one_dom0"] = {"mbit_s": tcp_rate(node_ssh(world, b), node_ssh(world, a), b[1]), "site": site}
-    wg_address = world["lab"]["helper"].ssh(dst_vm["inventory_name"], "ip -4 -o addr show dev wg-mvc").stdout.split()[3]
+    wg_address = lab["helper"].ssh(dst_vm["inventory_name"], "ip -4 -o addr show dev wg-mvc").stdout.split()[3]
     rates["wireguard_tunnel"] = {"mbit_s": tcp_rate(dst_dom0, src_dom0, wg_address.split("/")[0])}
     ns = ["ip", "netns", "exec", dst_site["ns"], "iptables"]
     rules = [["-t", "nat", "PREROUTING", "-i", "pub", "-p", "tcp", "--dport", str(RATE_PORT), "-j", "DNAT",
@@ -856,12 +856,14 @@ def test_guest_to_guest_rates_over_both_overlays_and_the_direct_path_between_the
         table = r[:2] if r[0] == "-t" else []
         return ns + table + [op] + r[len(table):]
 
-    for r in rules:
-        subprocess.run(rule("-I", r), check=True)
+    inserted = []
     try:
+        for r in rules:
+            subprocess.run(rule("-I", r), check=True)
+            inserted.append(r)
         rates["direct"] = {"mbit_s": tcp_rate(dst_dom0, src_dom0, dst_site["public_ip"])}
     finally:
-        for r in rules:
+        for r in inserted:
             subprocess.run(rule("-D", r), check=True)
     os.makedirs(os.path.dirname(OVERLAY_RATES), exist_ok=True)
     with open(OVERLAY_RATES, "w") as f:
