@@ -195,7 +195,11 @@ def ping_avg_ms(target, ns="ha"):
 
 def iperf_bps(lab, target, client="ha", server_ns="hb"):
     server = lab.spawn(server_ns, ["iperf3", "-s", "-1", "-p", "5201"])
-    time.sleep(0.5)
+    # Until it listens: a fixed pause raced a loaded machine, as slurm_cluster's verify did (stop 37's CI).
+    deadline = time.monotonic() + 30
+    while not sh("ss", "-Hltn", "sport = :5201", ns=server_ns).stdout.strip():
+        assert time.monotonic() < deadline and server.poll() is None, "iperf3 -s did not listen in %s" % server_ns
+        time.sleep(0.1)
     try:
         out = sh("iperf3", "-c", target, "-p", "5201", "-t", str(SECONDS), "-J", ns=client).stdout
     finally:
