@@ -52,8 +52,12 @@ class Lab:
     def down(self):
         return self.cli("down", timeout=300)
 
+    def ssh_argv(self, host):
+        """The argv of ``mvc-lab ssh host``, ready for a command."""
+        return [MVC_LAB, "ssh", host]
+
     def ssh(self, host, command, check=True, timeout=300):
-        p = subprocess.run([MVC_LAB, "ssh", host, command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        p = subprocess.run(self.ssh_argv(host) + [command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            check=False, timeout=timeout)
         if check and p.returncode != 0:
             raise AssertionError("ssh %s %r failed (%d): %s%s" % (host, command, p.returncode, p.stdout, p.stderr))

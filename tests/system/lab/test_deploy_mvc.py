@@ -829,42 +829,43 @@ def test_guest_to_guest_rates_over_both_overlays_and_the_direct_path_between_the
     # hub), and osaka's Dom0 to sdsc's Dom0 on the direct path, which sdsc's NAT forwards for this test only. Two more
     # take the overlay's cost apart from the guests': the Dom0s' WireGuard tunnel alone (through the hub, no VXLAN,
     # no guest), and two guests on one Dom0 (its bridge alone, no overlay).
-    lab, mvc_lab = world["lab"], os.path.join(TOP, "tests", "lab", "mvc-lab")
+    lab = world["lab"]
     src_site, dst_site = lab["sites"][0], lab["sites"][1]
     dst_vm, src_vm = dst_site["vms"][0], src_site["vms"][0]
-    dst_dom0, src_dom0 = [mvc_lab, "ssh", dst_vm["inventory_name"]], [mvc_lab, "ssh", src_vm["inventory_name"]]
-    rates = {}
-    for name, cluster in (("n2n", first), ("wireguard", second)):
-        logins_by_site = {}
+    dst_dom0, src_dom0 = lab["helper"].ssh_argv(dst_vm["inventory_name"]), lab["helper"].ssh_argv(src_vm["inventory_name"])
+
+    def by_site(cluster):
+        found = {}
         for login in sorted(cluster.logins.values(), key=lambda x: x[1]):
-            logins_by_site.setdefault(login[0], []).append(login)
-        a, b = logins_by_site[src_site["name"]][0], logins_by_site[dst_site["name"]][0]
-        before = hub_bytes(world)
-        rates[name] = {"mbit_s": tcp_rate(node_ssh(world, b), node_ssh(world, a), b[1]),
-                       "hub_bytes": hub_bytes(world) - before}
-        if name == "n2n":  # 1 + 3 nodes over 2 sites: one site, so one Dom0, has two
-            site, (a, b) = next((site, nodes[:2]) for site, nodes in sorted(logins_by_site.items()) if len(nodes) > 1)
-            rates["one_dom0"] = {"mbit_s": tcp_rate(node_ssh(world, b), node_ssh(world, a), b[1]), "site": site}
+            found.setdefault(login[0], []).append(login)
+        return found
+
+    def rate(a, b):  # node a to node b
+        return tcp_rate(node_ssh(world, b), node_ssh(world, a), b[1])
+
+    n2n, wg, src, dst = by_site(first), by_site(second), src_site["name"], dst_site["name"]
+    rates = {"n2n": {"mbit_s": rate(n2n[src][0], n2n[dst][0])}}
+    # 1 + 3 nodes over 2 sites: one site, so one Dom0, has two
+    site, nodes = next((site, nodes) for site, nodes in sorted(n2n.items()) if len(nodes) > 1)
+    rates["one_dom0"] = {"mbit_s": rate(nodes[0], nodes[1]), "site": site}
+    before = hub_bytes(world)
+    rates["wireguard"] = {"mbit_s": rate(wg[src][0], wg[dst][0])}
+    rates["wireguard"]["hub_bytes"] = hub_bytes(world) - before
     wg_address = lab["helper"].ssh(dst_vm["inventory_name"], "ip -4 -o addr show dev wg-mvc").stdout.split()[3]
     rates["wireguard_tunnel"] = {"mbit_s": tcp_rate(dst_dom0, src_dom0, wg_address.split("/")[0])}
     ns = ["ip", "netns", "exec", dst_site["ns"], "iptables"]
-    rules = [["-t", "nat", "PREROUTING", "-i", "pub", "-p", "tcp", "--dport", str(RATE_PORT), "-j", "DNAT",
-              "--to-destination", "%s:%d" % (dst_vm["ip"], RATE_PORT)],
-             ["FORWARD", "-i", "pub", "-o", "lan", "-p", "tcp", "-d", dst_vm["ip"], "--dport", str(RATE_PORT), "-j", "ACCEPT"]]
-
-    def rule(op, r):
-        table = r[:2] if r[0] == "-t" else []
-        return ns + table + [op] + r[len(table):]
-
+    rules = [(["-t", "nat"], ["PREROUTING", "-i", "pub", "-p", "tcp", "--dport", str(RATE_PORT), "-j", "DNAT",
+                              "--to-destination", "%s:%d" % (dst_vm["ip"], RATE_PORT)]),
+             ([], ["FORWARD", "-i", "pub", "-o", "lan", "-p", "tcp", "-d", dst_vm["ip"], "--dport", str(RATE_PORT), "-j", "ACCEPT"])]
     inserted = []
     try:
-        for r in rules:
-            subprocess.run(rule("-I", r), check=True)
-            inserted.append(r)
+        for table, (chain, *spec) in rules:
+            subprocess.run(ns + table + ["-I", chain] + spec, check=True)
+            inserted.append((table, chain, spec))
         rates["direct"] = {"mbit_s": tcp_rate(dst_dom0, src_dom0, dst_site["public_ip"])}
     finally:
-        for r in inserted:
-            subprocess.run(rule("-D", r), check=True)
+        for table, chain, spec in inserted:
+            subprocess.run(ns + table + ["-D", chain] + spec, check=True)
     os.makedirs(os.path.dirname(OVERLAY_RATES), exist_ok=True)
     with open(OVERLAY_RATES, "w") as f:
         json.dump(dict(rates, seconds=RATE_SECONDS, source=src_site["name"], destination=dst_site["name"]), f)
