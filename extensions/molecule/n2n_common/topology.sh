@@ -5,10 +5,13 @@
 #   site A and site B, each a private 10.0.0.0/24 LAN behind its own MASQUERADE router namespace
 #   (198.51.100.1 and .2). Both sites use the same private subnet; nothing routes between them but NAT.
 #   Containers: a1, a2 at site A (10.0.0.2, .3); b1, b2 at site B (10.0.0.2, .3).
-# Every address lives only inside these namespaces. Usage: topology.sh up|down [PREFIX]
+# Every address lives only inside these namespaces. Usage: topology.sh up|down [PREFIX [firewall]]
+# firewall: each router drops UDP that comes from the WAN to its own address, as a site router's firewall does; the
+# NAT's replies are forwarded, not delivered to the router, so they still pass.
 set -euo pipefail
-action=${1:?usage: topology.sh up|down [PREFIX]}
+action=${1:?usage: topology.sh up|down [PREFIX [firewall]]}
 p=${2:-mvcn2n}
+firewall=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 hosts_a=(a1 a2)
 hosts_b=(b1 b2)
@@ -61,6 +64,7 @@ up() {
     nsx "$p-$r" ip link set lan0 up
     nsx "$p-$r" sysctl -qw net.ipv4.ip_forward=1
     nsx "$p-$r" iptables -t nat -A POSTROUTING -o wan -j MASQUERADE
+    if [ "$firewall" = firewall ]; then nsx "$p-$r" iptables -A INPUT -i wan -p udp -j DROP; fi
     i=$((i + 1))
   done
   # SYS_ADMIN: systemd in the container can then make the mount namespaces that the units' sandboxing
