@@ -872,6 +872,80 @@ def test_guest_to_guest_rates_over_both_overlays_and_the_direct_path_between_the
     print(rates)
 
 
+def direct_paths(world):
+    """Dom0 -> its watchdog's paths to the other Dom0s (transport address -> path, endpoint, since)."""
+    return {dom0: json.loads(out or "{}") for dom0, out in dom0_run(world, "cat /run/cmc-mvc/wg-mvc.direct.json").items()}
+
+
+def test_wireguard_dom0s_go_direct_where_both_site_routers_drop_udp_to_themselves(world, second):
+    # The lab's site routers are stock Rocks frontends: their firewall rejects UDP on the public side only below
+    # port 1024. A Dom0's first direct datagram therefore lands on the other site's router, whose connection
+    # tracking then holds the port that router's Dom0 needs for its own: the pair never shakes hands and stays on
+    # the hub (asserted first: the throughput test before this one measured the hub's path). A site router that drops
+    # UDP to itself lets the pair through. This test's rules, in the lab's namespaces: first, before connection
+    # tracking, the pair's datagrams both ways, until the entries of their failed attempts have expired (those that
+    # hold the wrong port), then, for good, UDP to the router itself.
+    lab = world["lab"]
+    sites = lab["sites"][:2]
+    paths = direct_paths(world)
+    assert sorted(len(p) for p in paths.values()) == [1, 1], paths
+    assert all(p["path"] == "hub" for each in paths.values() for p in each.values()), paths
+    assert "active active" == " ".join(o.strip() for o in dom0_run(world, "systemctl is-active mvc-wg-direct").values())
+    stale = [(site, ["-t", "raw"], ["PREROUTING", "-i", side, "-p", "udp", way, other["public_ip"], "-j", "DROP"])
+             for site, other in (sites, sites[::-1]) for side, way in (("pub", "-s"), ("lan", "-d"))]
+    firewall = [(site, [], ["INPUT", "-i", "pub", "-p", "udp", "-j", "DROP"]) for site in sites]
+
+    def iptables(site, table, verb, chain, spec):
+        subprocess.run(["ip", "netns", "exec", site["ns"], "iptables"] + table + [verb, chain] + spec, check=True)
+
+    def unreplied(site, other):
+        out = subprocess.run(["ip", "netns", "exec", site["ns"], "cat", "/proc/net/nf_conntrack"], stdout=subprocess.PIPE,
+                             text=True, check=True).stdout
+        return [line for line in out.splitlines() if " udp " in line and "[UNREPLIED]" in line
+                and ("src=%s " % other["public_ip"] in line or "dst=%s " % other["public_ip"] in line)]
+
+    inserted = []
+    t0 = time.monotonic()
+    try:
+        for site, table, (chain, *spec) in stale + firewall:
+            iptables(site, table, "-I", chain, spec)
+            inserted.append((site, table, chain, spec))
+        # UDP's unreplied entries last 30 s after their last datagram.
+        while unreplied(sites[0], sites[1]) or unreplied(sites[1], sites[0]):
+            assert time.monotonic() - t0 < 120, (unreplied(sites[0], sites[1]), unreplied(sites[1], sites[0]))
+            time.sleep(1)
+        expired = time.monotonic() - t0
+        for site, table, (chain, *spec) in stale:
+            iptables(site, table, "-D", chain, spec)
+            inserted.remove((site, table, chain, spec))
+        # Keepalives every 5 s, a poll every second.
+        while not all(p["path"] == "direct" for each in direct_paths(world).values() for p in each.values()):
+            assert time.monotonic() - t0 - expired < 60, direct_paths(world)
+            time.sleep(1)
+        went_direct = time.monotonic() - t0 - expired
+        wg = {}
+        for login in sorted(second.logins.values(), key=lambda x: x[1]):
+            wg.setdefault(login[0], []).append(login)
+        src, dst = wg[sites[0]["name"]][0], wg[sites[1]["name"]][0]
+        before = hub_bytes(world)
+        rate = tcp_rate(node_ssh(world, dst), node_ssh(world, src), dst[1])
+        hub = hub_bytes(world) - before
+    finally:
+        for site, table, chain, spec in inserted:
+            iptables(site, table, "-D", chain, spec)
+    sent = rate * 1e6 / 8 * RATE_SECONDS
+    # The hub got keepalives and the Dom0s' own traffic, not the stream.
+    assert hub < 0.05 * sent, (hub, sent)
+    with open(OVERLAY_RATES) as f:
+        rates = json.load(f)
+    rates["wireguard_direct"] = {"mbit_s": rate, "hub_bytes": hub}
+    with open(OVERLAY_RATES, "w") as f:
+        json.dump(rates, f)
+    print("stale entries gone after %.0f s, direct %.0f s later; guest to guest %.1f Mbit/s, %d bytes into the hub"
+          % (expired, went_direct, rate, hub))
+    # Left direct: the routers' entries for the pair are established now, and stay while the keepalives flow.
+
+
 def test_a_wireguard_cluster_s_second_identical_run_changes_nothing(world, second):
     p = playbook("deploy_mvc", world["inventory_sudo"], "-e", "@" + second.request)
     assert p.returncode == 0, p.stdout[-4000:]
@@ -955,6 +1029,14 @@ def test_status_reports_live_state_and_draws_the_topology(world, first, second):
     # The WireGuard hub relays the wireguard cluster's frames between its two Dom0s.
     hub = re.findall(r'"msg": "hub (\S+): received (\d+) bytes, sent (\d+) bytes, (\d+) Dom0s"', p.stdout)
     assert len(hub) == 1 and int(hub[0][1]) > 0 and int(hub[0][2]) > 0 and hub[0][3] == "2", p.stdout[-4000:]
+    # Each Dom0 of the wireguard cluster names its path to the other: direct since the test that opened the routers,
+    # minutes ago, and never back through the hub since (a working pair must not flap).
+    paths = re.findall(r'"msg": "Dom0 (\S+): WireGuard to (10\.250\.\d+\.\d+) (direct at \S+|through the hub) since '
+                       r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"', p.stdout)
+    dom0s = sorted(vm["inventory_name"] for _s, vm in world["lab"]["helper"].vm_containers(world["lab"]))
+    assert sorted(x[0] for x in paths) == dom0s and all(x[2].startswith("direct at") for x in paths), p.stdout[-4000:]
+    for dom0, journal in dom0_run(world, "journalctl -u mvc-wg-direct --no-pager -o cat").items():
+        assert "direct at" in journal and "through the hub" not in journal, (dom0, journal)
     with open(picture) as f:
         raw = f.read()
     svg = html.unescape(raw)  # Graphviz writes '-' as &#45;
