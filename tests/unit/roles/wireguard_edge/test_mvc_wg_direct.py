@@ -172,7 +172,7 @@ def test_the_state_file_and_the_candidates_file(direct, tmp_path, monkeypatch):
     monkeypatch.setattr(direct, "STATE_DIR", str(tmp_path))
     fake, paths = FakeWg(), {}
     go_direct(direct, fake, paths)
-    direct.write_state("wg-mvc", CANDIDATES, paths, 1001)
+    direct.write_state("wg-mvc", direct.render_state(CANDIDATES, paths))
     state = json.loads((tmp_path / "wg-mvc.direct.json").read_text())
     assert state == {"10.250.0.21": {"path": "direct", "endpoint": "198.51.100.2:40001", "since": 1001}}
     f = tmp_path / "wg-mvc.direct"
