@@ -16,7 +16,8 @@ description:
     C(_) there (cluster C(lab-1) gives group C(vc_lab_1)); cluster names have no C(_), so this stays unique.
   - Hostvars C(mvc_cluster), C(mvc_role), C(mvc_index), C(mvc_site), C(mvc_dom0) (inventory hostname of the VM
     container), C(mvc_overlay_ip), C(mvc_overlay_prefix), C(mvc_mac), C(mvc_vcpus), C(mvc_memory_mb),
-    C(mvc_disk_gb), C(mvc_status), C(mvc_subnet), C(mvc_bridge), C(mvc_community) and C(mvc_owner).
+    C(mvc_disk_gb), C(mvc_status), C(mvc_subnet), C(mvc_bridge), C(mvc_community), C(mvc_owner) and C(mvc_mtu) (the
+    MTU of the cluster's network, null for a cluster that no deploy has given one).
   - It never reads the N2N key or the munge key and never outputs the database password. All data from the database is
     marked unsafe.
   - The inventory file name must end with C(vcluster.yml) or C(vcluster.yaml).
@@ -140,6 +141,7 @@ class InventoryModule(MVCInventoryBase):
                 "mvc_overlay_prefix": n["overlay_prefix"], "mvc_mac": n["mac"], "mvc_vcpus": n["vcpus"],
                 "mvc_memory_mb": n["memory_mb"], "mvc_disk_gb": n["disk_gb"], "mvc_status": n["status"],
                 "mvc_subnet": c["subnet"], "mvc_bridge": c["bridge"], "mvc_community": c["community"],
+                "mvc_mtu": c["mtu"],
             })
             for k, v in hv.items():
                 inv.set_variable(host, k, v)

@@ -70,6 +70,8 @@ def make_plan(cluster: Row, nodes: List[Row], edges: List[Row], with_key: bool =
             "services": _request.services(req),
             # The WireGuard backend's VXLAN network identifier: the cluster's row id, unique in the database.
             "overlay": _request.overlay_backend(req), "vni": cluster.get("id"),
+            # Fixed at the cluster's first deploy (its guests' NICs have it); None until a deploy gives it one.
+            "mtu": cluster.get("mtu"),
             "sites": sorted(set(n["site"] for n in nodes)), "request_digest": cluster["request_digest"],
         },
         "nodes": [dict([(k, n[k]) for k in ("name", "role", "site", "dom0", "mac", "overlay_ip", "vcpus",
@@ -87,9 +89,11 @@ def make_plan(cluster: Row, nodes: List[Row], edges: List[Row], with_key: bool =
 
 def read_clusters(conn: "sa.Connection", names: Optional[Iterable[str]] = None) -> List[Plan]:
     """Every registered cluster's plan (never a key), for the inventory plugin."""
-    q = sa.select(T_CLUSTERS.c.id, T_CLUSTERS.c.name, T_CLUSTERS.c.owner, T_CLUSTERS.c.community,
-                  T_CLUSTERS.c.request_json, T_CLUSTERS.c.request_digest, T_CLUSTERS.c.status,
-                  T_SUBNETS.c.subnet).join(T_SUBNETS, T_SUBNETS.c.cluster_id == T_CLUSTERS.c.id)
+    columns = [T_CLUSTERS.c.id, T_CLUSTERS.c.name, T_CLUSTERS.c.owner, T_CLUSTERS.c.community,
+               T_CLUSTERS.c.request_json, T_CLUSTERS.c.request_digest, T_CLUSTERS.c.status, T_SUBNETS.c.subnet]
+    if "mtu" in set(c["name"] for c in sa.inspect(conn).get_columns(T_CLUSTERS.name)):  # schema version 4
+        columns.append(T_CLUSTERS.c.mtu)
+    q = sa.select(*columns).join(T_SUBNETS, T_SUBNETS.c.cluster_id == T_CLUSTERS.c.id)
     if names:
         q = q.where(T_CLUSTERS.c.name.in_(list(names)))
     clusters = [dict(r, n2n_key=None) for r in conn.execute(q.order_by(T_CLUSTERS.c.name)).mappings()]

@@ -8,7 +8,7 @@ Note that this module util is PRIVATE to the collection. It can have breaking ch
 register() runs inside the caller's transaction, which holds the write lock (``_mvcdb_engine``). Its steps,
 in the order they run (the first bad input fails, before anything is committed):
 validate the request and the stored key -> store and check the VM containers -> read the cluster as it is ->
-choose the subnet -> place the nodes -> give them MACs, addresses and statuses -> give each Dom0 an edge
+keep or fix its MTU -> choose the subnet -> place the nodes -> give them MACs, addresses and statuses -> give each Dom0 an edge
 address -> write the cluster and its children (``_mvcdb_write``).
 """
 
@@ -25,8 +25,10 @@ from ansible_collections.cmc.mvc.plugins.module_utils import _secrets
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_keys import munge_key_of, seal_key, stored_key
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_read import (
     Row, cluster_row, comparable, edge_rows, host_rows, make_plan, node_rows)
+from ansible_collections.cmc.mvc.plugins.module_utils._errors import check_int
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_schema import (
-    COMMUNITY_MAX, DEFAULT_POOL, DEFAULT_PREFIX, HAS_SQLALCHEMY, NODE_STATUSES, InputError, _now, natural_key)
+    COMMUNITY_MAX, DEFAULT_POOL, DEFAULT_PREFIX, HAS_SQLALCHEMY, MTU_RANGE, NODE_STATUSES, InputError, _now,
+    natural_key)
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_write import cluster_status, sync_children
 
 if HAS_SQLALCHEMY:
@@ -160,6 +162,25 @@ def _existing(conn: "sa.Connection", req: Row) -> Tuple[Optional[Row], List[Row]
     return old, node_rows(conn, [old["id"]]), edge_rows(conn, old["id"])
 
 
+def _cluster_mtu(req: Row, old: Optional[Row], old_nodes: List[Row], mtu: Any) -> Optional[int]:
+    """The MTU the cluster keeps; None when none is known.
+
+    ``mtu`` is the largest the caller's underlay carries. Until one of its nodes is deployed, a cluster takes it on
+    every run (a deploy stopped by a path too small for it is re-run with a smaller one). From then on the cluster
+    keeps the MTU its guests' NICs were installed with, and a path that no longer carries it fails here, before
+    anything is written."""
+    given = None if mtu is None else check_int(mtu, "mtu", MTU_RANGE[0], MTU_RANGE[1], "an MTU in bytes")
+    kept = old.get("mtu") if old else None
+    if kept is None or not any(n["status"] == "deployed" for n in old_nodes):
+        return given if given is not None else kept
+    if given is not None and given < kept:
+        raise InputError("mtu", "%d is smaller than the MTU %d of cluster %s, which its guests' NICs were installed "
+                                "with: the path between its sites must carry %d (deploy_mvc derives this option from "
+                                "mvc_underlay_mtu), or the cluster must be destroyed and deployed again to take a "
+                                "smaller one" % (given, kept, req["name"], kept))
+    return int(kept)
+
+
 def _used_subnets(conn: "sa.Connection", exclude_cluster_id: Optional[int] = None) -> List[Any]:
     q = sa.select(T_SUBNETS.c.subnet, T_SUBNETS.c.cluster_id)
     return [addr.netaddr.IPNetwork(r.subnet) for r in conn.execute(q) if r.cluster_id != exclude_cluster_id]
@@ -278,7 +299,7 @@ def _assign_edges(req: Row, net: Any, new_nodes: List[Row], old_edges: List[Row]
 def _write(conn: "sa.Connection", req: Row, net: Any, old: Optional[Row], clear_key: Optional[str],
            munge: Tuple[Optional[str], bool], cipher: Optional[_secrets.Cipher], new_nodes: List[Row],
            new_edges: List[Row], old_nodes: List[Row], old_edges: List[Row], hosts_changed: bool,
-           return_key: bool) -> Dict[str, Any]:
+           return_key: bool, mtu: Optional[int]) -> Dict[str, Any]:
     """Insert a new cluster (with its community, keys and subnet) or update the registered one, and its children.
 
     ``munge`` is munge_key_of()'s (clear munge key, whether it is new).
@@ -296,12 +317,13 @@ def _write(conn: "sa.Connection", req: Row, net: Any, old: Optional[Row], clear_
             n2n_key=seal_key(cipher, req["name"], clear_key),
             munge_key=seal_key(cipher, req["name"], str(munge[0]), "munge_key"),
             request_json=request_json, request_digest=_request.digest(req), status=cstatus, created_at=now,
-            updated_at=now))
+            updated_at=now, mtu=mtu))
         conn.execute(T_SUBNETS.insert().values(cluster_id=cid, subnet=str(net.cidr), first_ip=net.first, last_ip=net.last))
     else:
         cid = old["id"]
     cluster = cluster_row(conn, req["name"]) or {}  # just inserted, or ``old``
-    cluster_vals = {"request_json": request_json, "request_digest": _request.digest(req), "status": cstatus}
+    cluster_vals = {"request_json": request_json, "request_digest": _request.digest(req), "status": cstatus,
+                    "mtu": mtu}
     # A key stored in clear is re-written encrypted once an encryption_key is given.
     key_vals = {}
     if old is not None and cipher is not None and not _secrets.is_encrypted(old["n2n_key"]):
@@ -331,7 +353,7 @@ def _write(conn: "sa.Connection", req: Row, net: Any, old: Optional[Row], clear_
 
 def register(conn: "sa.Connection", request: Any, containers: Optional[List[Row]] = None, pool: str = DEFAULT_POOL,
              prefix: int = DEFAULT_PREFIX, node_status: Optional[Dict[str, str]] = None, return_key: bool = False,
-             cipher: Optional[_secrets.Cipher] = None) -> Dict[str, Any]:
+             cipher: Optional[_secrets.Cipher] = None, mtu: Any = None) -> Dict[str, Any]:
     """Validate, allocate, place and register ``request`` on ``conn`` (inside the caller's transaction).
 
     Returns {"changed", "plan", "before", "after"}; before/after never hold the key. Raises a FieldError
@@ -340,6 +362,10 @@ def register(conn: "sa.Connection", request: Any, containers: Optional[List[Row]
     With ``cipher`` (key_cipher()), new N2N and munge keys are stored encrypted and clear ones of this cluster
     are re-written encrypted; without it, new keys are stored in clear. A missing or wrong ``cipher`` fails
     before anything is written. A cluster that has no munge key (registered before schema version 2) gets one.
+
+    ``mtu`` is the largest cluster MTU the underlay carries: a cluster takes it until one of its nodes is
+    deployed (or when it has none, registered before schema version 4), then keeps its own and fails when ``mtu``
+    is smaller.
     """
     # A Request has been checked already (the module's path); a plain dict has not (library callers, tests).
     req = request if isinstance(request, _request.Request) else _request.validate(request)
@@ -347,6 +373,7 @@ def register(conn: "sa.Connection", request: Any, containers: Optional[List[Row]
     munge = munge_key_of(conn, req["name"], cipher, return_key)
     hosts_changed, hosts, known_sites = _known_hosts(conn, req, containers)
     old, old_nodes, old_edges = _existing(conn, req)
+    cluster_mtu = _cluster_mtu(req, old, old_nodes, mtu)
     count = req["compute"]["count"]
     sites = req["sites"] or known_sites
     allowed_hosts = [h for h in hosts if h["site"] in sites]
@@ -359,4 +386,4 @@ def register(conn: "sa.Connection", request: Any, containers: Optional[List[Row]
     new_nodes = _assign_nodes(conn, req, net, wanted, assignment, hosts, old_nodes, node_status)
     new_edges = _assign_edges(req, net, new_nodes, old_edges, hosts)
     return _write(conn, req, net, old, clear_key, munge, cipher, new_nodes, new_edges, old_nodes, old_edges,
-                  hosts_changed, return_key)
+                  hosts_changed, return_key, cluster_mtu)

@@ -29,7 +29,7 @@ else:
 
 from ansible_collections.cmc.mvc.plugins.module_utils._errors import FieldError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_SQLITE = "~/.local/share/cmc-mvc/mvc.sqlite"
 DEFAULT_POOL = "10.200.0.0/16"
 DEFAULT_PREFIX = 24
@@ -38,6 +38,8 @@ RETRIES = 8
 COMMUNITY_MAX = 16  # N2N v1 COMMUNITY_SIZE
 # Random bytes of a munge key: what Debian's ``mungekey -c`` writes; munge's minimum is 32.
 MUNGE_KEY_BYTES = 128
+# A cluster's MTU: IPv4's minimum datagram, and the largest an IP packet can say.
+MTU_RANGE = (576, 65535)
 
 
 class DBError(Exception):
@@ -88,6 +90,9 @@ if HAS_SQLALCHEMY:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("updated_at", sa.DateTime, nullable=False),
+        # Version 4. The MTU of the cluster's bridges and its guests' NICs, fixed when the guests are installed;
+        # NULL for a cluster registered before, until it is registered again.
+        sa.Column("mtu", sa.Integer, nullable=True),
     )
     T_SUBNETS = sa.Table(
         "mvc_overlay_subnets", metadata,
@@ -144,25 +149,33 @@ if HAS_SQLALCHEMY:
     )
 
 
+def _add_column(conn: "sa.Connection", table: "sa.Table", column: str) -> None:
+    # _migrate_v1 creates the tables as declared, later columns included: checked rather than assumed, also because
+    # MariaDB commits DDL before the version is written.
+    if column not in set(c["name"] for c in sa.inspect(conn).get_columns(table.name)):
+        conn.execute(sa.text("ALTER TABLE %s ADD COLUMN %s %s NULL"
+                             % (table.name, column, table.c[column].type.compile(dialect=conn.dialect))))
+
+
 def _migrate_v1(conn: "sa.Connection") -> None:
     metadata.create_all(conn, tables=V1_TABLES)
 
 
 def _migrate_v2(conn: "sa.Connection") -> None:
-    # _migrate_v1 creates the tables as declared above, munge_key included, so only a database made at version 1
-    # lacks it. Checked rather than assumed, also because MariaDB commits this DDL before the version is written.
-    if "munge_key" not in set(c["name"] for c in sa.inspect(conn).get_columns("mvc_clusters")):
-        conn.execute(sa.text("ALTER TABLE mvc_clusters ADD COLUMN munge_key %s NULL"
-                             % T_CLUSTERS.c.munge_key.type.compile(dialect=conn.dialect)))
+    _add_column(conn, T_CLUSTERS, "munge_key")
 
 
 def _migrate_v3(conn: "sa.Connection") -> None:
     metadata.create_all(conn, tables=[T_WG_PEERS])
 
 
+def _migrate_v4(conn: "sa.Connection") -> None:
+    _add_column(conn, T_CLUSTERS, "mtu")
+
+
 # Forward migrations, applied in order; entry N brings the schema from version N to N+1. A later
 # migration alters tables with DDL of its own; it never edits an earlier entry.
-MIGRATIONS: List[Callable[["sa.Connection"], None]] = [_migrate_v1, _migrate_v2, _migrate_v3]
+MIGRATIONS: List[Callable[["sa.Connection"], None]] = [_migrate_v1, _migrate_v2, _migrate_v3, _migrate_v4]
 
 
 def _now() -> datetime.datetime:

@@ -233,6 +233,18 @@ options:
     description: Prefix length of allocated subnets; larger subnets are taken when a cluster needs more addresses.
     type: int
     default: 24
+  mtu:
+    description:
+      - With O(state=present), the largest MTU that the path between the cluster's sites carries for the cluster's
+        bridges and guests' NICs, 576 to 65535 (C(deploy_mvc) gives the filter P(cmc.mvc.overlay_mtu#filter)'s
+        result for C(mvc_underlay_mtu)).
+      - The cluster takes it and keeps it in the database until one of its nodes is deployed (so a deploy that
+        stopped on a path too small for it is re-run with a smaller one). From then on the cluster keeps the MTU its
+        guests' NICs were installed with, on every later run and when it grows; an O(mtu) smaller than that fails
+        naming O(mtu), and nothing is written. A cluster registered before the database kept MTUs takes O(mtu) on
+        its next registration (reported as a change, once).
+      - When left out, a registered cluster keeps its MTU and a new one has none (C(cluster.mtu) of RV(vcluster) is null).
+    type: int
   node_status:
     description:
       - With O(state=present), mark nodes as V(deployed), V(failed) or V(planned), by node name, while
@@ -334,7 +346,9 @@ vcluster:
         - C(name), C(owner), C(subnet), C(netmask), C(prefix), C(community), C(bridge) (C(mvc-<name>), shortened
           with a hash past 15 characters as P(cmc.mvc.n2n_edge#role) does), C(status), C(os), C(packages), C(users), C(placement), C(sites),
           C(services) (with their defaults filled in), C(overlay) (the backend, C(n2n) or C(wireguard)), C(vni)
-          (the VXLAN network identifier of the C(wireguard) backend, the cluster's row id), C(request_digest).
+          (the VXLAN network identifier of the C(wireguard) backend, the cluster's row id), C(mtu) (of its
+          bridges and guests' NICs, from O(mtu) and kept once a node is deployed; null without one),
+          C(request_digest).
       type: dict
       sample: {"name": "lab1", "subnet": "10.200.0.0/24", "community": "lab1", "bridge": "mvc-lab1"}
     nodes:
@@ -395,7 +409,7 @@ def present(module: AnsibleModule, client: _mvcdb.ModuleClient) -> tuple[dict[st
     cipher = client.cipher()
     out = client.write(lambda conn: _mvcdb.register(
         conn, req, containers, p["overlay_pool"], p["overlay_prefix"], p["node_status"], p["return_key"],
-        cipher), check_mode=module.check_mode)
+        cipher, p["mtu"]), check_mode=module.check_mode)
     result = {"changed": out["changed"], "removed": _mvcdb.removed_parts(out["before"], out["after"])}
     if p["return_key"]:
         result["n2n_key"] = out["plan"].pop("n2n_key")
@@ -437,6 +451,7 @@ def main() -> None:
             vcpus_per_cpu=dict(type="int", default=1),
             overlay_pool=dict(type="str", default=_mvcdb.DEFAULT_POOL),
             overlay_prefix=dict(type="int", default=_mvcdb.DEFAULT_PREFIX),
+            mtu=dict(type="int"),
             node_status=dict(type="dict"),
             nodes=dict(type="list", elements="str"),
             return_key=dict(type="bool", default=False, no_log=False),

@@ -165,6 +165,28 @@ def test_a_wireguard_request_needs_an_underlay_mtu_that_leaves_1280_and_register
     assert _clusters(run.db) == [], out
 
 
+def _mtu(db):
+    with sqlite3.connect(str(db)) as conn:
+        return conn.execute("SELECT mtu FROM mvc_clusters WHERE name = 'pf-1'").fetchone()[0]
+
+
+# Both Dom0s are down, so each run stops after registering; the MVC database keeps what it registered.
+def test_a_cluster_s_mtu_follows_the_underlay_until_it_is_deployed_then_a_smaller_path_is_refused(tmp_path, run):
+    inventory = _inventory(tmp_path)
+    supernode = json.dumps({"mvc_supernode": "sn.example.org:7654"})
+    for underlay, mtu in ((1400, 1264), (1500, 1364)):  # the re-run that n2n.rst tells after a path too small
+        rc, out = run("cmc.mvc.deploy_mvc", inventory, "-e", supernode, "-e", "mvc_underlay_mtu=%d" % underlay)
+        assert rc != 0 and "UNREACHABLE" in out and _mtu(run.db) == mtu, out
+    with sqlite3.connect(str(run.db)) as conn:
+        conn.execute("UPDATE mvc_nodes SET status = 'deployed'")  # as the deploy's last play marks them
+    before = run.db.read_bytes()
+    rc, out = run("cmc.mvc.deploy_mvc", inventory, "-e", supernode, "-e", "mvc_underlay_mtu=1400")
+    assert rc != 0 and "UNREACHABLE" not in out, out
+    assert re.search(r"mtu: 1264 is smaller than the MTU 1364 of cluster pf-1, which its guests' NICs were installed\s+"
+                     r"with", out), out
+    assert run.db.read_bytes() == before
+
+
 @pytest.mark.parametrize("local", [(), ("vmc-0",)], ids=["all-down", "some-down"])
 def test_status_reports_unreachable_dom0s(tmp_path, run, local):
     inventory = _inventory(tmp_path, local)

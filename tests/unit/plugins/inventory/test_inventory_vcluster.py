@@ -32,11 +32,12 @@ CONTAINERS = [{"inventory_hostname": "vm-container-0-%d.%s" % (i, s), "mvc_site"
                "mvc_free": {"cpus": 8, "memory_mb": 8192, "disk_gb": 100}} for s in ("osaka", "sdsc-2") for i in range(2)]
 
 
-def _register(path, name, count, **kw):
+def _register(path, name, count, mtu=None, **kw):
     db = _mvcdb.Database(str(path))
     db.migrate()
     req = dict({"name": name, "owner": "alice", "compute": {"count": count}}, **kw)
-    out = db.run(lambda conn: _mvcdb.register(conn, req, _mvcdb.normalize_containers(CONTAINERS), return_key=True))
+    out = db.run(lambda conn: _mvcdb.register(conn, req, _mvcdb.normalize_containers(CONTAINERS), return_key=True,
+                                              mtu=mtu))
     db.dispose()
     return out["plan"]
 
@@ -65,7 +66,7 @@ def test_verify_file_wants_vcluster_yml(tmp_path):
 
 
 def test_groups_hostvars_and_no_key(tmp_path):
-    one = _register(tmp_path / "mvc.sqlite", "lab1", 3)
+    one = _register(tmp_path / "mvc.sqlite", "lab1", 3, mtu=1364)
     two = _register(tmp_path / "mvc.sqlite", "lab-2", 1, placement={"sdsc-2": 1})
     inv = _inventory(tmp_path, {"database": "mvc.sqlite"})  # relative to the inventory file
     groups = inv.get_groups_dict()
@@ -81,6 +82,7 @@ def test_groups_hostvars_and_no_key(tmp_path):
     assert hv["mvc_overlay_ip"] == node["overlay_ip"] and hv["mvc_mac"] == node["mac"] and hv["mvc_dom0"] == node["dom0"]
     assert hv["mvc_site"] == node["site"] and hv["mvc_vcpus"] == 1 and hv["mvc_memory_mb"] == 256
     assert hv["mvc_overlay_prefix"] == 24 and hv["mvc_bridge"] == "mvc-lab1" and hv["mvc_subnet"] == "10.200.0.0/24"
+    assert hv["mvc_mtu"] == 1364 and inv.get_host("lab-2-frontend").get_vars()["mvc_mtu"] is None
     assert not is_trusted_as_template(hv["mvc_dom0"]) and not is_trusted_as_template(hv["mvc_cluster"])
     everything = json.dumps(dict((h, dict((k, str(v)) for k, v in inv.get_host(h).get_vars().items()))
                                  for h in inv.hosts))

@@ -37,9 +37,10 @@ def cluster_columns(db):
 
 
 def as_schema_1(db):
-    """Make ``db`` a database of schema version 1: its tables without mvc_clusters.munge_key."""
+    """Make ``db`` a database of schema version 1: its tables without the columns of later versions."""
     with db.engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE mvc_clusters DROP COLUMN munge_key"))
+        conn.execute(sa.text("ALTER TABLE mvc_clusters DROP COLUMN mtu"))
         conn.execute(m.T_META.update().values(schema_version=1))
     assert cluster_columns(db) == V1_CLUSTER_COLUMNS and db.current_version() == 1
 
@@ -133,7 +134,7 @@ def test_a_database_of_schema_1_is_migrated_and_its_clusters_get_a_munge_key_whe
     assert [p["nodes"] for p in listed] == [plans["lab1"]["nodes"], plans["lab2"]["nodes"]]
     assert dump(db) == before
     assert db.migrate() == (1, m.SCHEMA_VERSION) and db.migrate() == (m.SCHEMA_VERSION, m.SCHEMA_VERSION)
-    assert cluster_columns(db) == V1_CLUSTER_COLUMNS + ["munge_key"]
+    assert cluster_columns(db) == V1_CLUSTER_COLUMNS + ["munge_key", "mtu"]
     assert stored(db, "lab1").munge_key is None and stored(db, "lab2").munge_key is None
     assert read(db, lambda conn: m.read_munge_key(conn, "lab1", None)) is None  # says: none yet
     # The next registration makes it (a change, once), and keeps everything else.

@@ -69,6 +69,27 @@ def test_scaling_up_changes_only_the_new_nodes(tmp_path, run_module):
     assert [n["name"] for n in out["vcluster"]["nodes"][5:]] == ["lab1-compute-4", "lab1-compute-5"]
 
 
+def test_a_deployed_cluster_keeps_its_mtu(tmp_path, run_module):
+    db = str(tmp_path / "mvc.sqlite")
+    check = run_module(vcluster, check_mode=True, request=REQUEST, vm_containers=CONTAINERS, database=db, mtu=1364)
+    assert check["rc"] == 0 and check["vcluster"]["cluster"]["mtu"] == 1364 and not os.path.exists(db)
+    first = run_module(vcluster, diff=True, request=REQUEST, vm_containers=CONTAINERS, database=db, mtu=1364)
+    assert first["changed"] and first["vcluster"]["cluster"]["mtu"] == 1364
+    assert first["diff"]["after"]["cluster"]["mtu"] == 1364
+    assert run_module(vcluster, request={"name": "lab1"}, state="deployed", database=db)["changed"]
+    wider = run_module(vcluster, request=REQUEST, database=db, mtu=1420)
+    assert not wider["changed"] and wider["vcluster"]["cluster"]["mtu"] == 1364
+    before = open(db, "rb").read()
+    bigger = dict(REQUEST, compute={"count": 6}, placement={"osaka": 3, "sdsc": 3})
+    for check_mode in (True, False):
+        out = run_module(vcluster, check_mode=check_mode, request=bigger, database=db, mtu=1300)
+        assert out["rc"] == 1 and out["field"] == "mtu"
+        assert out["msg"].startswith("mtu: 1300 is smaller than the MTU 1364 of cluster lab1, which its guests' NICs")
+        assert open(db, "rb").read() == before
+    out = run_module(vcluster, request=REQUEST, database=db, mtu="big")
+    assert out["rc"] == 1 and "mtu" in out["msg"] and open(db, "rb").read() == before
+
+
 def test_bad_input_fails_naming_the_field_and_writes_nothing(tmp_path, run_module):
     db = tmp_path / "mvc.sqlite"
     bad = dict(REQUEST, compute={"count": -1})

@@ -65,6 +65,7 @@ def test_a_cluster_registered_before_munge_keys_gets_one_on_its_next_registratio
     n2n = run_module(vcluster, request=REQUEST, vm_containers=CONTAINERS, database=db, return_key=True)["n2n_key"]
     conn = sqlite3.connect(db)
     conn.execute("ALTER TABLE mvc_clusters DROP COLUMN munge_key")  # as schema version 1 made it
+    conn.execute("ALTER TABLE mvc_clusters DROP COLUMN mtu")
     conn.execute("UPDATE mvc_meta SET schema_version = 1")
     conn.commit()
     conn.close()

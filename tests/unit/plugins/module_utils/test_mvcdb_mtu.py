@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Each cluster's MTU kept in the MVC database (schema version 4): following the path until a node is deployed, then
+kept by later runs and growth, a smaller path refused by name, and clusters of schema 3 given one when registered
+again.
+tests/system/db/test_db_mtu.py runs the tests listed in GENERIC on real PostgreSQL and MariaDB servers."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb as m
+from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb_schema
+from ansible_collections.cmc.mvc.tests.unit.plugins.module_utils.mvcdb_data import containers, register, request
+
+TABLES = m.V1_TABLES + [_mvcdb_schema.T_WG_PEERS]
+
+
+def dump(db):
+    """Every row of every table, by SQL text (a database of schema version 3 is read as well)."""
+    with db.engine.connect() as conn:
+        return dict((t.name, sorted(tuple(str(v) for v in r) for r in conn.execute(sa.text("SELECT * FROM %s" % t.name))))
+                    for t in TABLES)
+
+
+def stored_mtu(db, name):
+    with db.engine.connect() as conn:
+        return conn.execute(sa.text("SELECT mtu FROM mvc_clusters WHERE name = :n"), {"n": name}).scalar_one()
+
+
+def read(db, fn):
+    """``fn(conn)`` through the read path of vcluster_info and the inventory (read-only, never migrates)."""
+    with m.MVCDBClient(db.url.render_as_string(hide_password=False)) as client:
+        return client.read(fn)
+
+
+def listed_mtus(db):
+    return dict((p["cluster"]["name"], p["cluster"]["mtu"]) for p in read(db, m.read_clusters))
+
+
+def deploy(db, name="lab1"):
+    """Mark every node of ``name`` deployed, as deploy_mvc does at its end."""
+    assert db.run(lambda conn: m.mark_deployed(conn, name))["changed"]
+
+
+def test_a_cluster_keeps_the_mtu_its_guests_were_installed_with(db):
+    first = register(db, request(), containers(), mtu=1364)
+    assert first["changed"] and first["plan"]["cluster"]["mtu"] == 1364 and stored_mtu(db, "lab1") == 1364
+    assert first["after"]["cluster"]["mtu"] == 1364  # what diff shows
+    assert register(db, request(), mtu=1364)["changed"] is False
+    # No node deployed yet (a deploy stopped by a path too small): the next run's path gives the MTU.
+    smaller = register(db, request(), mtu=1264)
+    assert smaller["changed"] and smaller["plan"]["cluster"]["mtu"] == 1264 and stored_mtu(db, "lab1") == 1264
+    assert register(db, request(), mtu=1364)["plan"]["cluster"]["mtu"] == 1364
+    deploy(db)
+    # A larger path later (a site's uplink changed): the guests keep theirs, and so does the database.
+    wider = register(db, request(), mtu=1440)
+    assert wider["changed"] is False and wider["plan"]["cluster"]["mtu"] == 1364
+    # Growth keeps it for the new nodes; a run without an MTU keeps it too.
+    grown = register(db, request(count=4), mtu=1440)
+    assert grown["changed"] and grown["plan"]["cluster"]["mtu"] == 1364 and len(grown["plan"]["nodes"]) == 5
+    kept = register(db, request(count=4))
+    assert kept["changed"] is False and kept["plan"]["cluster"]["mtu"] == 1364
+    assert stored_mtu(db, "lab1") == 1364
+    # Each cluster its own, read back by the read path.
+    register(db, request("lab2", 1), mtu=1370)
+    assert listed_mtus(db) == {"lab1": 1364, "lab2": 1370}
+
+
+def test_a_path_smaller_than_the_cluster_s_mtu_fails_naming_mtu_and_writes_nothing(db):
+    register(db, request(), containers(), mtu=1364)
+    deploy(db)
+    before = dump(db)
+    for req in (request(), request(count=4)):
+        with pytest.raises(m.InputError) as err:
+            register(db, req, mtu=1356)
+        assert err.value.field == "mtu"
+        assert "1356 is smaller than the MTU 1364 of cluster lab1" in str(err.value)
+        assert "destroyed and deployed again" in str(err.value)
+        assert dump(db) == before
+
+
+@pytest.mark.parametrize("mtu, text", [(575, "out of range 576-65535"), (65536, "out of range"),
+                                       ("1400 ", "expected an MTU in bytes"), (True, "expected an MTU in bytes")])
+def test_a_bad_mtu_fails_naming_mtu_and_writes_nothing(db, mtu, text):
+    register(db, request("lab2", 1), containers(), mtu=1364)
+    deploy(db, "lab2")
+    before = dump(db)
+    for name in ("lab1", "lab2"):  # new and deployed
+        with pytest.raises(m.InputError) as err:
+            register(db, request(name, 1), mtu=mtu)
+        assert err.value.field == "mtu" and text in str(err.value)
+        assert dump(db) == before
+
+
+def test_a_cluster_of_schema_3_gets_its_mtu_when_registered_again(db):
+    plans = dict((n, register(db, request(n, 1), containers())["plan"]) for n in ("lab1", "lab2"))
+    assert all(p["cluster"]["mtu"] is None for p in plans.values())  # registered without one
+    deploy(db)
+    plans["lab1"] = read(db, m.read_clusters)[0]
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE mvc_clusters DROP COLUMN mtu"))
+        conn.execute(m.T_META.update().values(schema_version=3))
+    assert db.current_version() == 3
+    before = dump(db)
+    # The read path reads a database it does not migrate: no MTU, nothing written.
+    assert listed_mtus(db) == {"lab1": None, "lab2": None}
+    assert [p["nodes"] for p in read(db, m.read_clusters)] == [plans["lab1"]["nodes"], plans["lab2"]["nodes"]]
+    assert dump(db) == before
+    assert db.migrate() == (3, m.SCHEMA_VERSION) and db.migrate() == (m.SCHEMA_VERSION, m.SCHEMA_VERSION)
+    assert stored_mtu(db, "lab1") is None
+    # The next registration with a path fixes it (a change, once); the cluster is otherwise as it was.
+    out = register(db, request("lab1", 1), mtu=1364)
+    assert out["changed"] and out["plan"]["cluster"]["mtu"] == 1364
+    assert out["plan"]["nodes"] == plans["lab1"]["nodes"] and out["plan"]["edges"] == plans["lab1"]["edges"]
+    assert register(db, request("lab1", 1), mtu=1500)["changed"] is False  # deployed: kept from now on
+    assert listed_mtus(db) == {"lab1": 1364, "lab2": None}
+
+
+GENERIC = [name for name in list(globals()) if name.startswith("test_")]
