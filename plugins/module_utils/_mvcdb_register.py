@@ -8,8 +8,9 @@ Note that this module util is PRIVATE to the collection. It can have breaking ch
 register() runs inside the caller's transaction, which holds the write lock (``_mvcdb_engine``). Its steps,
 in the order they run (the first bad input fails, before anything is committed):
 validate the request and the stored key -> store and check the VM containers -> read the cluster as it is ->
-keep or fix its MTU -> choose the subnet -> place the nodes -> give them MACs, addresses and statuses -> give each Dom0 an edge
-address -> write the cluster and its children (``_mvcdb_write``).
+keep or fix its MTU -> choose the subnet -> place the nodes -> give them MACs, addresses and statuses -> give each
+Dom0 an edge address -> check the MTU of the wireguard clusters sharing its Dom0s -> write the cluster and its
+children (``_mvcdb_write``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ if HAS_SQLALCHEMY:
     import sqlalchemy as sa
 
     from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_schema import (
-        T_CLUSTERS, T_HOSTS, T_NODES, T_SITES, T_SUBNETS)
+        T_CLUSTERS, T_EDGES, T_HOSTS, T_NODES, T_SITES, T_SUBNETS)
 
 SIZES = ("vcpus", "memory_mb", "disk_gb")
 
@@ -162,14 +163,13 @@ def _existing(conn: "sa.Connection", req: Row) -> Tuple[Optional[Row], List[Row]
     return old, node_rows(conn, [old["id"]]), edge_rows(conn, old["id"])
 
 
-def _cluster_mtu(req: Row, old: Optional[Row], old_nodes: List[Row], mtu: Any) -> Optional[int]:
+def _cluster_mtu(req: Row, old: Optional[Row], old_nodes: List[Row], given: Optional[int]) -> Optional[int]:
     """The MTU the cluster keeps; None when none is known.
 
-    ``mtu`` is the largest the caller's underlay carries. Until one of its nodes is deployed, a cluster takes it on
+    ``given`` is the largest the caller's underlay carries. Until one of its nodes is deployed, a cluster takes it on
     every run (a deploy stopped by a path too small for it is re-run with a smaller one). From then on the cluster
     keeps the MTU its guests' NICs were installed with, and a path that no longer carries it fails here, before
     anything is written."""
-    given = None if mtu is None else check_int(mtu, "mtu", MTU_RANGE[0], MTU_RANGE[1], "an MTU in bytes")
     kept = old.get("mtu") if old else None
     if kept is None or not any(n["status"] == "deployed" for n in old_nodes):
         return given if given is not None else kept
@@ -179,6 +179,27 @@ def _cluster_mtu(req: Row, old: Optional[Row], old_nodes: List[Row], mtu: Any) -
                                 "mvc_underlay_mtu), or the cluster must be destroyed and deployed again to take a "
                                 "smaller one" % (given, kept, req["name"], kept))
     return int(kept)
+
+
+def _check_shared_wireguard(conn: "sa.Connection", req: Row, old: Optional[Row], new_edges: List[Row],
+                            mtu: Optional[int]) -> None:
+    """A wireguard cluster's run sizes the one WireGuard interface of each of its Dom0s for ``mtu``: another
+    wireguard cluster there with a larger MTU would have its larger frames dropped. Fails naming ``mtu``."""
+    if mtu is None or _request.overlay_backend(req) != "wireguard" or not new_edges:
+        return
+    rows = conn.execute(sa.select(T_CLUSTERS.c.name, T_CLUSTERS.c.mtu, T_CLUSTERS.c.request_json,
+                                  T_HOSTS.c.name.label("dom0")).join(
+        T_EDGES, T_EDGES.c.cluster_id == T_CLUSTERS.c.id).join(T_HOSTS, T_HOSTS.c.id == T_EDGES.c.host_id).where(
+        T_EDGES.c.host_id.in_([e["host_id"] for e in new_edges]), T_CLUSTERS.c.mtu > mtu,
+        T_CLUSTERS.c.id != (old["id"] if old else -1))).mappings().all()
+    for r in sorted(rows, key=lambda r: (r["name"], natural_key(r["dom0"]))):
+        if _request.overlay_backend(json.loads(r["request_json"])) == "wireguard":
+            raise InputError("mtu", "%d is smaller than the MTU %d of cluster %s, which shares the WireGuard interface "
+                                    "of %s with cluster %s: sized for %d, that interface would drop %s's larger "
+                                    "frames. The path between the sites must carry %d (deploy_mvc derives this "
+                                    "option from mvc_underlay_mtu), or cluster %s must be removed first"
+                                    % (mtu, r["mtu"], r["name"], r["dom0"], req["name"], mtu, r["name"],
+                                       r["mtu"], r["name"]))
 
 
 def _used_subnets(conn: "sa.Connection", exclude_cluster_id: Optional[int] = None) -> List[Any]:
@@ -373,7 +394,8 @@ def register(conn: "sa.Connection", request: Any, containers: Optional[List[Row]
     munge = munge_key_of(conn, req["name"], cipher, return_key)
     hosts_changed, hosts, known_sites = _known_hosts(conn, req, containers)
     old, old_nodes, old_edges = _existing(conn, req)
-    cluster_mtu = _cluster_mtu(req, old, old_nodes, mtu)
+    given_mtu = None if mtu is None else check_int(mtu, "mtu", MTU_RANGE[0], MTU_RANGE[1], "an MTU in bytes")
+    cluster_mtu = _cluster_mtu(req, old, old_nodes, given_mtu)
     count = req["compute"]["count"]
     sites = req["sites"] or known_sites
     allowed_hosts = [h for h in hosts if h["site"] in sites]
@@ -385,5 +407,6 @@ def register(conn: "sa.Connection", request: Any, containers: Optional[List[Row]
                                   existing, req["frontend"]["site"])
     new_nodes = _assign_nodes(conn, req, net, wanted, assignment, hosts, old_nodes, node_status)
     new_edges = _assign_edges(req, net, new_nodes, old_edges, hosts)
+    _check_shared_wireguard(conn, req, old, new_edges, given_mtu)
     return _write(conn, req, net, old, clear_key, munge, cipher, new_nodes, new_edges, old_nodes, old_edges,
                   hosts_changed, return_key, cluster_mtu)

@@ -243,6 +243,9 @@ options:
         guests' NICs were installed with, on every later run and when it grows; an O(mtu) smaller than that fails
         naming O(mtu), and nothing is written. A cluster registered before the database kept MTUs takes O(mtu) on
         its next registration (reported as a change, once).
+      - For a C(wireguard) cluster, an O(mtu) smaller than the MTU of another C(wireguard) cluster on one of its Dom0s
+        fails naming O(mtu) too, since the run sizes that Dom0's one WireGuard interface for O(mtu), which would drop
+        the other cluster's larger frames.
       - When left out, a registered cluster keeps its MTU and a new one has none (C(cluster.mtu) of RV(vcluster) is null).
     type: int
   node_status:

@@ -117,4 +117,35 @@ def test_a_cluster_of_schema_3_gets_its_mtu_when_registered_again(db):
     assert listed_mtus(db) == {"lab1": 1364, "lab2": None}
 
 
+def wg(name, site, count=1, backend="wireguard"):
+    """A cluster whose nodes are all at ``site``, so on that site's Dom0s only."""
+    return {"name": name, "owner": "alice", "compute": {"count": count}, "placement": {site: count},
+            "frontend": {"site": site}, "overlay": {"backend": backend}}
+
+
+def dom0s(out):
+    return sorted(e["dom0"] for e in out["plan"]["edges"])
+
+
+def test_a_wireguard_cluster_is_refused_an_mtu_that_would_shrink_another_s_on_a_shared_dom0(db):
+    first = register(db, wg("wg1", "osaka"), containers(), mtu=1370)
+    deploy(db, "wg1")
+    # N2N clusters have an edge each, WireGuard clusters one interface per Dom0: only the latter are shared.
+    register(db, wg("n1", "osaka", backend="n2n"), mtu=1364)
+    before = dump(db)
+    with pytest.raises(m.InputError) as err:
+        register(db, wg("wg2", "osaka", count=3), mtu=1290)  # an IPv4 path of 1400: 1400 - 60 - 50
+    assert err.value.field == "mtu"
+    assert ("1290 is smaller than the MTU 1370 of cluster wg1, which shares the WireGuard interface of %s with cluster "
+            "wg2: sized for 1290, that interface would drop wg1's larger frames" % dom0s(first)[0]) in str(err.value)
+    assert "or cluster wg1 must be removed first" in str(err.value)
+    assert dump(db) == before
+    # Elsewhere, or as large: no conflict. An N2N cluster's run leaves the WireGuard interfaces alone.
+    assert set(dom0s(register(db, wg("wg3", "sdsc", count=3), mtu=1290))).isdisjoint(dom0s(first))
+    assert register(db, wg("wg2", "osaka", count=3), mtu=1370)["plan"]["cluster"]["mtu"] == 1370
+    assert register(db, wg("n2", "osaka", count=3, backend="n2n"), mtu=1264)["changed"]
+    # wg1's own later run on a wider path is no conflict either.
+    assert register(db, wg("wg1", "osaka"), mtu=1440)["plan"]["cluster"]["mtu"] == 1370
+
+
 GENERIC = [name for name in list(globals()) if name.startswith("test_")]
