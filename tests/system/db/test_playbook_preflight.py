@@ -32,6 +32,7 @@ REGISTER = """
         request: "{{ vcluster }}"
         database: "{{ mvc_database }}"
         vm_containers: "{{ groups['vm_containers'] | map('extract', hostvars) | list }}"
+        mtu: 1364
       register: mvc
 
     - name: Show where the nodes went
@@ -196,6 +197,7 @@ def test_status_reports_unreachable_dom0s(tmp_path, run, local):
 
     rc, out = run("cmc.mvc.status_mvc", inventory, "-e", "mvc_picture=%s" % (tmp_path / "topology.svg"))
     assert rc == 0, out
+    assert '"msg": "cluster pf-1 (planned): n2n overlay 10.200.0.0/24, MTU 1364, 2 nodes at osaka, sdsc"' in out, out
     down = [h for h in ("vmc-0", "vmc-1") if h not in local]
     for dom0 in down:
         assert "Dom0 %s: unreachable" % dom0 in out, out

@@ -1012,6 +1012,10 @@ def test_status_reports_live_state_and_draws_the_topology(world, first, second):
     picture = os.path.join(world["work"], "topology.svg")
     p = playbook("status_mvc", world["inventory_sudo"], "-e", "mvc_picture=" + picture)
     assert p.returncode == 0, p.stdout[-4000:]
+    # Each cluster's backend and the MTU that the MVC database keeps for it (the one its guests' NICs have).
+    overlays = dict((c, (o, int(m))) for c, o, m in re.findall(
+        r'"msg": "cluster (e2e\d) \(\w+\): (\w+) overlay [\d./]+, MTU (\d+), \d+ nodes at ', p.stdout))
+    assert overlays == {"e2e1": ("n2n", N2N_MTU), "e2e2": ("wireguard", WG_MTU)}, p.stdout[-4000:]
     rows = re.findall(r'"msg": "(e2e\d) (\S+) \((\w+)\) site (\w+), Dom0 (\S+), overlay ([\d.]+): domain (\w+), '
                       r'edge (\w+), (reachable from [^"]+|unreachable)"', p.stdout)
     # The wireguard cluster's edges are its VXLAN units.
