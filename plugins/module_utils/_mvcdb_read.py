@@ -70,7 +70,7 @@ def make_plan(cluster: Row, nodes: List[Row], edges: List[Row], with_key: bool =
             "services": _request.services(req),
             # The WireGuard backend's VXLAN network identifier: the cluster's row id, unique in the database.
             "overlay": _request.overlay_backend(req), "vni": cluster.get("id"),
-            # Fixed at the cluster's first deploy (its guests' NICs have it); None until a deploy gives it one.
+            # Kept from the end of the cluster's first deploy (its guests' NICs have it); None until a deploy gives one.
             "mtu": cluster.get("mtu"),
             "sites": sorted(set(n["site"] for n in nodes)), "request_digest": cluster["request_digest"],
         },

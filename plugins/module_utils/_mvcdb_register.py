@@ -23,10 +23,10 @@ from ansible_collections.cmc.mvc.plugins.module_utils import _addressing as addr
 from ansible_collections.cmc.mvc.plugins.module_utils import _placement
 from ansible_collections.cmc.mvc.plugins.module_utils import _request
 from ansible_collections.cmc.mvc.plugins.module_utils import _secrets
+from ansible_collections.cmc.mvc.plugins.module_utils._errors import check_int
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_keys import munge_key_of, seal_key, stored_key
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_read import (
     Row, cluster_row, comparable, edge_rows, host_rows, make_plan, node_rows)
-from ansible_collections.cmc.mvc.plugins.module_utils._errors import check_int
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_schema import (
     COMMUNITY_MAX, DEFAULT_POOL, DEFAULT_PREFIX, HAS_SQLALCHEMY, MTU_RANGE, NODE_STATUSES, InputError, _now,
     natural_key)
