@@ -15,7 +15,7 @@ from typing import Optional, Tuple
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _secrets
 from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_schema import (
-    HAS_SQLALCHEMY, MUNGE_KEY_BYTES, DBError, InputError)
+    HAS_SQLALCHEMY, MUNGE_KEY_BYTES, DBError, InputError, has_column)
 
 if HAS_SQLALCHEMY:
     import sqlalchemy as sa
@@ -153,7 +153,7 @@ def read_munge_key(conn: "sa.Connection", name: str, cipher: Optional[_secrets.C
 
     Errors as read_key's.
     """
-    if "munge_key" not in set(c["name"] for c in sa.inspect(conn).get_columns("mvc_clusters")):
+    if not has_column(conn, T_CLUSTERS, "munge_key"):
         stored = None
         if conn.execute(sa.select(T_CLUSTERS.c.id).where(T_CLUSTERS.c.name == name)).first() is None:
             raise InputError(field, "cluster %s is not registered, so it has no munge key" % name)

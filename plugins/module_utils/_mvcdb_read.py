@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from ansible_collections.cmc.mvc.plugins.module_utils import _addressing as addr
 from ansible_collections.cmc.mvc.plugins.module_utils import _n2n
 from ansible_collections.cmc.mvc.plugins.module_utils import _request
-from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_schema import HAS_SQLALCHEMY, natural_key
+from ansible_collections.cmc.mvc.plugins.module_utils._mvcdb_schema import HAS_SQLALCHEMY, has_column, natural_key
 
 if HAS_SQLALCHEMY:
     import sqlalchemy as sa
@@ -91,7 +91,7 @@ def read_clusters(conn: "sa.Connection", names: Optional[Iterable[str]] = None) 
     """Every registered cluster's plan (never a key), for the inventory plugin."""
     columns = [T_CLUSTERS.c.id, T_CLUSTERS.c.name, T_CLUSTERS.c.owner, T_CLUSTERS.c.community,
                T_CLUSTERS.c.request_json, T_CLUSTERS.c.request_digest, T_CLUSTERS.c.status, T_SUBNETS.c.subnet]
-    if "mtu" in set(c["name"] for c in sa.inspect(conn).get_columns(T_CLUSTERS.name)):  # schema version 4
+    if has_column(conn, T_CLUSTERS, "mtu"):  # schema version 4
         columns.append(T_CLUSTERS.c.mtu)
     q = sa.select(*columns).join(T_SUBNETS, T_SUBNETS.c.cluster_id == T_CLUSTERS.c.id)
     if names:

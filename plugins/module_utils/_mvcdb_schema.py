@@ -149,10 +149,15 @@ if HAS_SQLALCHEMY:
     )
 
 
+def has_column(conn: "sa.Connection", table: "sa.Table", column: str) -> bool:
+    """Whether the database's ``table`` has ``column`` (a later version's column in a database not yet migrated)."""
+    return column in set(c["name"] for c in sa.inspect(conn).get_columns(table.name))
+
+
 def _add_column(conn: "sa.Connection", table: "sa.Table", column: str) -> None:
     # _migrate_v1 creates the tables as declared, later columns included: checked rather than assumed, also because
     # MariaDB commits DDL before the version is written.
-    if column not in set(c["name"] for c in sa.inspect(conn).get_columns(table.name)):
+    if not has_column(conn, table, column):
         conn.execute(sa.text("ALTER TABLE %s ADD COLUMN %s %s NULL"
                              % (table.name, column, table.c[column].type.compile(dialect=conn.dialect))))
 

@@ -4,6 +4,8 @@
 register() on a Database. Imported by path-loaded test files too (tests/system/db), hence a module of its own."""
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb as m
 
 # As the deploy playbook gives them to cmc.mvc.vcluster: two Dom0s at each of two sites.
@@ -22,3 +24,18 @@ def request(name="lab1", count=2):
 
 def register(db, req, conts=None, passphrase=None, **kw):
     return db.run(lambda conn: m.register(conn, req, conts, cipher=m.key_cipher(passphrase), **kw))
+
+
+def dump(db, tables=None):
+    """Every row of ``tables`` (default: those of schema version 1), by SQL text, so that a database of an earlier
+    schema version is read as well."""
+    with db.engine.connect() as conn:
+        return dict((t.name, sorted(tuple(str(v) for v in r) for r in conn.execute(sa.text("SELECT * FROM %s" % t.name))))
+                    for t in (m.V1_TABLES if tables is None else tables))
+
+
+def read(db, fn):
+    """``fn(conn)`` through the read path of vcluster_info and the inventory (MVCDBClient.read: read-only, never
+    migrates)."""
+    with m.MVCDBClient(db.url.render_as_string(hide_password=False)) as client:
+        return client.read(fn)

@@ -11,27 +11,19 @@ import sqlalchemy as sa
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb as m
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb_schema
-from ansible_collections.cmc.mvc.tests.unit.plugins.module_utils.mvcdb_data import containers, register, request
+from ansible_collections.cmc.mvc.tests.unit.plugins.module_utils import mvcdb_data
+from ansible_collections.cmc.mvc.tests.unit.plugins.module_utils.mvcdb_data import containers, read, register, request
 
 TABLES = m.V1_TABLES + [_mvcdb_schema.T_WG_PEERS]
 
 
 def dump(db):
-    """Every row of every table, by SQL text (a database of schema version 3 is read as well)."""
-    with db.engine.connect() as conn:
-        return dict((t.name, sorted(tuple(str(v) for v in r) for r in conn.execute(sa.text("SELECT * FROM %s" % t.name))))
-                    for t in TABLES)
+    return mvcdb_data.dump(db, TABLES)
 
 
 def stored_mtu(db, name):
     with db.engine.connect() as conn:
         return conn.execute(sa.text("SELECT mtu FROM mvc_clusters WHERE name = :n"), {"n": name}).scalar_one()
-
-
-def read(db, fn):
-    """``fn(conn)`` through the read path of vcluster_info and the inventory (read-only, never migrates)."""
-    with m.MVCDBClient(db.url.render_as_string(hide_password=False)) as client:
-        return client.read(fn)
 
 
 def listed_mtus(db):

@@ -12,19 +12,12 @@ import sqlalchemy as sa
 
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb as m
 from ansible_collections.cmc.mvc.plugins.module_utils import _mvcdb_keys
-from ansible_collections.cmc.mvc.tests.unit.plugins.module_utils.mvcdb_data import containers, register, request
+from ansible_collections.cmc.mvc.tests.unit.plugins.module_utils.mvcdb_data import containers, dump, read, register, request
 
 PASSPHRASE = "munge passphrase 7"
 # mvc_clusters as schema version 1 made it (the collection before munge keys).
 V1_CLUSTER_COLUMNS = ["id", "name", "owner", "community", "n2n_key", "request_json", "request_digest", "status",
                       "created_at", "updated_at"]
-
-
-def dump(db):
-    """Every row of every table (by SQL text, so a database of schema version 1 is read as well)."""
-    with db.engine.connect() as conn:
-        return dict((t.name, sorted(tuple(str(v) for v in r) for r in conn.execute(sa.text("SELECT * FROM %s" % t.name))))
-                    for t in m.V1_TABLES)
 
 
 def stored(db, name):
@@ -43,12 +36,6 @@ def as_schema_1(db):
         conn.execute(sa.text("ALTER TABLE mvc_clusters DROP COLUMN mtu"))
         conn.execute(m.T_META.update().values(schema_version=1))
     assert cluster_columns(db) == V1_CLUSTER_COLUMNS and db.current_version() == 1
-
-
-def read(db, fn):
-    """``fn(conn)`` through the read path of vcluster_info (MVCDBClient.read: read-only, never migrates)."""
-    with m.MVCDBClient(db.url.render_as_string(hide_password=False)) as client:
-        return client.read(fn)
 
 
 def assert_munge_key(key):
